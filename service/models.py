@@ -1,0 +1,65 @@
+"""Messages that travel between the stages: versioned pydantic models, JSON on the bus."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeedRef(_Message):
+    """The feed an article came from, as named in config."""
+
+    name: str
+    url: str
+
+
+class Article(_Message):
+    """One feed item, normalised: plain text, canonical link, UTC date or none."""
+
+    version: Literal[1] = 1
+    id: str = Field(description="stable hash of the feed's guid, else of the canonical link")
+    feed: FeedRef
+    title: str
+    summary: str
+    link: str
+    published: datetime | None
+    fetched_at: datetime
+
+
+class WatchlistMatch(_Message):
+    """One watchlist that matched, with the query terms that made it match."""
+
+    watchlist: str
+    terms: list[str]
+
+
+class Alert(_Message):
+    """One article for one destination, listing every watchlist of that destination it matched."""
+
+    version: Literal[1] = 1
+    id: str = Field(description="deterministic: derived from article id and destination")
+    destination: str
+    article: Article
+    matches: list[WatchlistMatch]
+    created_at: datetime
+
+
+def article_id(feed_name: str, guid: str) -> str:
+    """Stable id of an item: the same guid in the same feed always gives the same id."""
+    return _digest(feed_name, guid)
+
+
+def alert_id(article_id: str, destination: str) -> str:
+    """Deterministic alert id, so a redelivered alert can be recognised by every receiver."""
+    return _digest(article_id, destination)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
