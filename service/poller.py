@@ -1,0 +1,230 @@
+"""The poller stage: schedule feeds, fetch, parse, drop what was seen, publish the rest.
+
+`poll_feed` reads like the checklist it implements; `run` keeps every feed on its own schedule
+with bounded concurrency. A failing feed backs off with jitter and is retried forever: its last
+error, failure count and next poll are logged and kept in the feed state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+import structlog
+
+from service.bus.base import ARTICLES, Bus
+from service.errors import FeedError
+from service.fetch import FetchResult
+from service.metrics import Metrics
+from service.models import Article, FeedRef
+from service.parse import parse_feed
+from service.schedule import (
+    next_poll_after_failure,
+    next_poll_after_success,
+    publication_order,
+    select_backfill,
+)
+from service.settings import FeedConfig, Settings
+from service.state import FeedState
+
+log = structlog.get_logger(__name__)
+
+
+class FeedFetcher(Protocol):
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+        allow_private: bool = False,
+    ) -> FetchResult: ...
+
+
+class FeedStateStore(Protocol):
+    async def feed_state(self, feed: str, url: str) -> FeedState: ...
+    async def unseen(self, feed: str, item_ids: Sequence[str]) -> set[str]: ...
+    async def save_feed_state(self, state: FeedState, seen: Sequence[str] = ()) -> None: ...
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    feed: str
+    status: str  # "ok", "not_modified" or "error"
+    items: int = 0
+    published: int = 0
+    error: str | None = None
+
+
+class Poller:
+    def __init__(
+        self,
+        settings: Settings,
+        store: FeedStateStore,
+        fetcher: FeedFetcher,
+        bus: Bus,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._fetcher = fetcher
+        self._bus = bus
+        self._metrics = metrics
+        self._clock = clock
+        self._rand = rand
+
+    async def poll_feed(self, feed: FeedConfig) -> PollOutcome:
+        bound = log.bind(feed=feed.name)
+        state = await self._store.feed_state(feed.name, feed.url)
+        now = self._clock()
+        try:
+            result = await self._fetcher.fetch(
+                feed.url,
+                etag=state.etag,
+                last_modified=state.last_modified,
+                allow_private=self._settings.feed_allow_private(feed),
+            )
+            if result.status == 304:
+                await self._record_success(feed, state, now, result, seen=())
+                self._metrics.feed_polls.labels(feed.name, "not_modified").inc()
+                bound.debug("feed_not_modified")
+                return PollOutcome(feed.name, "not_modified")
+            articles = await self._parse(feed, result)
+            new = await self._new_articles(feed, state, articles)
+            await self._bus.publish(ARTICLES, [(a.id, a.model_dump_json().encode()) for a in new])
+            await self._record_success(feed, state, now, result, seen=[a.id for a in articles])
+        except FeedError as exc:
+            return await self._record_failure(feed, state, now, exc, bound)
+        except Exception as exc:  # a parser bug must not stop the other feeds
+            bound.exception("feed_poll_crashed")
+            return await self._record_failure(feed, state, now, FeedError(f"internal error: {exc!r}"), bound)
+        self._metrics.feed_polls.labels(feed.name, "ok").inc()
+        self._metrics.articles_polled.labels(feed.name).inc(len(articles))
+        self._metrics.articles_published.labels(feed.name).inc(len(new))
+        bound.info("feed_polled", items=len(articles), new=len(new), status=result.status)
+        return PollOutcome(feed.name, "ok", items=len(articles), published=len(new))
+
+    async def _parse(self, feed: FeedConfig, result: FetchResult) -> list[Article]:
+        # feedparser is CPU-bound and synchronous: keep it off the event loop.
+        parsed = await asyncio.to_thread(
+            parse_feed,
+            result.body,
+            feed=FeedRef(name=feed.name, url=feed.url),
+            fetched_at=datetime.fromtimestamp(self._clock(), UTC),
+            content_type=result.content_type,
+            max_items=self._settings.polling.max_items,
+        )
+        unique: dict[str, Article] = {}
+        for article in parsed.articles:
+            unique.setdefault(article.id, article)  # some feeds repeat an item
+        return list(unique.values())
+
+    async def _new_articles(
+        self, feed: FeedConfig, state: FeedState, articles: list[Article]
+    ) -> list[Article]:
+        unseen_ids = await self._store.unseen(feed.name, [a.id for a in articles])
+        new = [a for a in articles if a.id in unseen_ids]
+        if not state.initialised:
+            now = datetime.fromtimestamp(self._clock(), UTC)
+            new = select_backfill(new, self._settings.feed_backfill(feed), now)
+        return publication_order(new)
+
+    async def _record_success(
+        self, feed: FeedConfig, state: FeedState, now: float, result: FetchResult,
+        seen: Sequence[str],
+    ) -> None:
+        interval = self._settings.feed_interval(feed)
+        new_state = replace(
+            state,
+            etag=result.etag if result.status != 304 else state.etag,
+            last_modified=result.last_modified if result.status != 304 else state.last_modified,
+            initialised=True,
+            last_polled_at=now,
+            last_success_at=now,
+            next_poll_at=next_poll_after_success(now, interval, self._rand()),
+            consecutive_failures=0,
+            last_error=None,
+        )
+        if state.consecutive_failures:
+            log.info("feed_recovered", feed=feed.name, after_failures=state.consecutive_failures)
+        self._metrics.feed_consecutive_failures.labels(feed.name).set(0)
+        await self._store.save_feed_state(new_state, seen)
+
+    async def _record_failure(
+        self, feed: FeedConfig, state: FeedState, now: float, exc: FeedError,
+        bound: structlog.stdlib.BoundLogger,
+    ) -> PollOutcome:
+        failures = state.consecutive_failures + 1
+        next_at = next_poll_after_failure(
+            now,
+            interval=self._settings.feed_interval(feed),
+            failures=failures,
+            max_backoff=self._settings.polling.max_backoff,
+            rand=self._rand(),
+            retry_after=exc.retry_after,
+        )
+        await self._store.save_feed_state(
+            replace(
+                state,
+                last_polled_at=now,
+                next_poll_at=next_at,
+                consecutive_failures=failures,
+                last_error=str(exc),
+            )
+        )
+        kind = type(exc).__name__
+        self._metrics.feed_polls.labels(feed.name, "error").inc()
+        self._metrics.feed_errors.labels(feed.name, kind).inc()
+        self._metrics.feed_consecutive_failures.labels(feed.name).set(failures)
+        bound.warning(
+            "feed_failed", error=str(exc), kind=kind, failures=failures,
+            retry_in_s=round(next_at - now, 1),
+        )
+        return PollOutcome(feed.name, "error", error=str(exc))
+
+    async def poll_all(self, feeds: Sequence[FeedConfig]) -> list[PollOutcome]:
+        """Poll each feed once, `polling.concurrency` at a time."""
+        limit = asyncio.Semaphore(self._settings.polling.concurrency)
+
+        async def one(feed: FeedConfig) -> PollOutcome:
+            async with limit:
+                return await self.poll_feed(feed)
+
+        return list(await asyncio.gather(*(one(f) for f in feeds)))
+
+    async def run(self, feeds: Sequence[FeedConfig], stop: asyncio.Event) -> None:
+        """Poll every feed when it is due until `stop` is set; in-flight polls finish first."""
+        limit = asyncio.Semaphore(self._settings.polling.concurrency)
+        due: dict[str, float] = {}
+        for feed in feeds:
+            state = await self._store.feed_state(feed.name, feed.url)
+            due[feed.name] = state.next_poll_at
+        running: dict[str, asyncio.Task[PollOutcome]] = {}
+
+        async def one(feed: FeedConfig) -> PollOutcome:
+            async with limit:
+                return await self.poll_feed(feed)
+
+        while not stop.is_set():
+            now = self._clock()
+            for feed in feeds:
+                if feed.name not in running and due[feed.name] <= now:
+                    running[feed.name] = asyncio.create_task(one(feed), name=f"poll:{feed.name}")
+            for name, task in list(running.items()):
+                if task.done():
+                    del running[name]
+                    task.result()  # poll_feed catches feed errors; anything else is a bug
+                    state = await self._store.feed_state(name, next(f.url for f in feeds if f.name == name))
+                    due[name] = state.next_poll_at
+            pending_due = [due[f.name] for f in feeds if f.name not in running]
+            wait = min([*(d - now for d in pending_due), 1.0]) if pending_due else 1.0
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=max(wait, 0.05))
+            except TimeoutError:
+                pass
+        if running:
+            await asyncio.gather(*running.values(), return_exceptions=True)

@@ -1,0 +1,415 @@
+"""The config file's schema and its loading: YAML, then `${VAR}` expansion, then NEWSALERT_* overrides.
+
+`load_settings` reports every problem at once, one line each with file, line, column and field,
+and never echoes a secret value (destination URLs and signing secrets are `SecretStr`).
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import os
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+from service.errors import ConfigError
+from service.units import parse_duration, parse_size
+from service.yamlconf import Loc, describe_yaml_error, load_yaml
+
+DEFAULT_CONFIG = Path("config/newsalert.yaml")
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """What a feed's first poll alerts on: nothing, everything, the N newest, or items newer than an age."""
+
+    mode: Literal["none", "all", "newest", "newer_than"]
+    count: int = 0
+    seconds: float = 0.0
+
+
+def parse_backfill(value: object) -> Backfill:
+    if isinstance(value, Backfill):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("backfill must be none, all, a count such as 10, or a duration such as 24h")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("backfill count cannot be negative")
+        return Backfill("newest", count=value)
+    text = str(value).strip().lower()
+    if text in ("none", "all"):
+        return Backfill(text)  # type: ignore[arg-type]
+    if text.isdigit():
+        return Backfill("newest", count=int(text))
+    try:
+        return Backfill("newer_than", seconds=parse_duration(text))
+    except ValueError:
+        raise ValueError(
+            f"invalid backfill {value!r}: use none, all, a count such as 10, or a duration such as 24h"
+        ) from None
+
+
+BackfillSetting = Annotated[Backfill, BeforeValidator(parse_backfill)]
+
+
+def _check_http_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        # Never echo the value: destination URLs are secrets.
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return url
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = Field(min_length=1)
+    topic_prefix: Name = "newsalert"
+    partitions: int = Field(default=6, ge=1, le=1000)
+    replication_factor: int = Field(default=1, ge=1, le=10)
+    client_id: str = "newsalert"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+
+class PollingSettings(_Section):
+    interval: Duration = 300.0
+    backfill: BackfillSetting = Backfill("newer_than", seconds=86400.0)
+    timeout: Duration = 20.0
+    max_body: Size = 10 * 1024 * 1024
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    per_host: int = Field(default=2, ge=1, le=32)
+    concurrency: int = Field(default=16, ge=1, le=256)
+    max_items: int = Field(default=1000, ge=1, le=100_000)
+    seen_retention: Duration = 90 * 86400.0
+    max_backoff: Duration = 3600.0
+    user_agent: str = "newsalert/0.1 (feed alert service)"
+
+    @field_validator("interval")
+    @classmethod
+    def _interval_floor(cls, v: float) -> float:
+        if v < 1:
+            raise ValueError("interval must be at least 1s")
+        return v
+
+
+class NetworkSettings(_Section):
+    allow_private: bool = False
+
+
+class DeliverySettings(_Section):
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    initial_backoff: Duration = 1.0
+    max_backoff: Duration = 600.0
+    timeout: Duration = 10.0
+
+
+class DeliveryOverrides(_Section):
+    max_attempts: int | None = Field(default=None, ge=1, le=100)
+    initial_backoff: Duration | None = None
+    max_backoff: Duration | None = None
+    timeout: Duration | None = None
+
+
+class FeedConfig(_Section):
+    name: Name
+    url: str
+    interval: Duration | None = None
+    backfill: BackfillSetting | None = None
+    allow_private: bool | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, v: str) -> str:
+        return _check_http_url(v)
+
+
+class WatchlistConfig(_Section):
+    name: Name
+    query: str = Field(min_length=1, max_length=2000)
+    destinations: list[Name] = Field(min_length=1)
+
+
+class DestinationConfig(_Section):
+    name: Name
+    type: Literal["slack", "webhook", "console"]
+    url: SecretStr | None = None
+    secret: SecretStr | None = None
+    allow_private: bool | None = None
+    min_interval: Duration | None = None
+    delivery: DeliveryOverrides = DeliveryOverrides()
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> DestinationConfig:
+        if self.type == "console":
+            if self.url is not None or self.secret is not None:
+                raise ValueError("a console destination takes no url or secret")
+            return self
+        if self.url is None or not self.url.get_secret_value():
+            raise ValueError(f"a {self.type} destination needs a url")
+        _check_http_url(self.url.get_secret_value())
+        if self.type == "slack" and self.secret is not None:
+            raise ValueError("a slack destination takes no secret (the webhook URL is the secret)")
+        if self.secret is not None:
+            _check_webhook_secret(self.secret.get_secret_value())
+        return self
+
+
+def _check_webhook_secret(secret: str) -> None:
+    raw = secret.removeprefix("whsec_")
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except ValueError:
+        raise ValueError('secret must be "whsec_" followed by base64 (Standard Webhooks)') from None
+    if len(key) < 16:
+        raise ValueError("secret is too short: use at least 16 random bytes, base64-encoded")
+
+
+class HealthSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535, description="0 disables the HTTP endpoints")
+
+
+class LoggingSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSALERT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings | None = None
+    state_dir: Path = Path("./data")
+    polling: PollingSettings = PollingSettings()
+    feeds: list[FeedConfig] = Field(default_factory=list)
+    watchlists: list[WatchlistConfig] = Field(default_factory=list)
+    destinations: list[DestinationConfig] = Field(default_factory=list)
+    network: NetworkSettings = NetworkSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    health: HealthSettings = HealthSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file is passed as init kwargs; NEWSALERT_* environment variables override it.
+        return (_EnvironSource(settings_cls), init_settings)
+
+    def feed_interval(self, feed: FeedConfig) -> float:
+        return feed.interval if feed.interval is not None else self.polling.interval
+
+    def feed_backfill(self, feed: FeedConfig) -> Backfill:
+        return feed.backfill if feed.backfill is not None else self.polling.backfill
+
+    def feed_allow_private(self, feed: FeedConfig) -> bool:
+        return feed.allow_private if feed.allow_private is not None else self.network.allow_private
+
+    def destination_allow_private(self, dest: DestinationConfig) -> bool:
+        return dest.allow_private if dest.allow_private is not None else self.network.allow_private
+
+    def destination_delivery(self, dest: DestinationConfig) -> DeliverySettings:
+        overrides = dest.delivery.model_dump(exclude_none=True)
+        return self.delivery.model_copy(update=overrides)
+
+
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("newsalert_environ", default=None)
+
+
+class _EnvironSource(EnvSettingsSource):
+    """NEWSALERT_* variables from the mapping `load_settings` was given (os.environ by default)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _ENVIRON.get()
+        return parse_env_vars(
+            os.environ if environ is None else environ,
+            self.case_sensitive,
+            self.env_ignore_empty,
+            self.env_parse_none_str,
+        )
+
+
+def resolve_config_path(cli_value: str | None, environ: Mapping[str, str]) -> Path:
+    """`-c`, then $NEWSALERT_CONFIG, then config/newsalert.yaml."""
+    if cli_value:
+        return Path(cli_value)
+    if environ.get("NEWSALERT_CONFIG"):
+        return Path(environ["NEWSALERT_CONFIG"])
+    return DEFAULT_CONFIG
+
+
+def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, expand, validate and cross-check the config; raise ConfigError listing every problem."""
+    env = os.environ if environ is None else environ
+    where = str(path)
+    try:
+        loaded = load_yaml(path, env)
+    except FileNotFoundError:
+        raise ConfigError([f"{where}: config file not found (pass -c FILE or set NEWSALERT_CONFIG)"])
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError([f"{where}: cannot read config file: {reason}"]) from None
+    except yaml.YAMLError as exc:
+        line, col, reason = describe_yaml_error(exc)
+        raise ConfigError([f"{where}:{line}:{col}: {reason}"]) from None
+
+    if loaded.data is None:
+        raise ConfigError([f"{where}: the config file is empty: it needs at least feeds, watchlists "
+                           "and destinations (see config/newsalert.yaml)"])
+    if not isinstance(loaded.data, dict):
+        raise ConfigError([f"{where}:1:1: the top level must be a mapping of keys such as feeds:, "
+                           "watchlists:, destinations:"])
+
+    problems = [f"{where}:{line}:{col}: {_dotted(loc)}: {msg}" for loc, (line, col), msg in loaded.problems]
+    settings: Settings | None = None
+    try:
+        settings = _build_settings(loaded.data, env)
+    except ValidationError as exc:
+        problems.extend(_describe_validation(exc, where, loaded.positions, loaded.data))
+    if settings is not None:
+        problems.extend(_cross_check(settings, where, loaded.positions))
+    if problems:
+        raise ConfigError(problems)
+    assert settings is not None
+    return settings
+
+
+def _build_settings(data: dict[str, Any], environ: Mapping[str, str]) -> Settings:
+    token = _ENVIRON.set(environ)
+    try:
+        return Settings(**data)
+    finally:
+        _ENVIRON.reset(token)
+
+
+def _cross_check(s: Settings, where: str, positions: dict[Loc, tuple[int, int]]) -> list[str]:
+    from consumers.matching import QuerySyntaxError, parse_query
+
+    problems: list[str] = []
+
+    def report(loc: Loc, msg: str) -> None:
+        problems.append(f"{_position(where, positions, loc)}{_dotted(loc)}: {msg}")
+
+    for section, items in (("feeds", s.feeds), ("watchlists", s.watchlists),
+                           ("destinations", s.destinations)):
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if item.name in seen:
+                report((section, i, "name"), f"duplicate name '{item.name}': names must be unique")
+            seen.add(item.name)
+    dest_names = {d.name for d in s.destinations}
+    for i, wl in enumerate(s.watchlists):
+        for j, dest in enumerate(wl.destinations):
+            if dest not in dest_names:
+                hint = _suggest(dest, dest_names)
+                report(("watchlists", i, "destinations", j),
+                       f"watchlist '{wl.name}' names destination '{dest}', which is not defined{hint}")
+        try:
+            parse_query(wl.query)
+        except QuerySyntaxError as exc:
+            report(("watchlists", i, "query"),
+                   f"watchlist '{wl.name}': query column {exc.column}: {exc}")
+    if not s.feeds:
+        report(("feeds",), "no feeds configured: add at least one under feeds:")
+    if not s.watchlists:
+        report(("watchlists",), "no watchlists configured: add at least one under watchlists:")
+    return problems
+
+
+def _describe_validation(
+    exc: ValidationError, where: str, positions: dict[Loc, tuple[int, int]], data: dict[str, Any]
+) -> list[str]:
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            allowed = _allowed_keys(loc[:-1], data)
+            msg = f"unknown key '{key}'{_suggest(key, allowed)}"
+        elif kind == "missing":
+            msg = "required key is missing"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{_position(where, positions, loc)}{_dotted(loc)}: {msg}")
+    return lines
+
+
+def _allowed_keys(parent: Loc, data: dict[str, Any]) -> set[str]:
+    model: Any = Settings
+    for part in parent:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return set()
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", (annotation,))
+        model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return set()
+    return set(model.model_fields)
+
+
+def _suggest(word: str, choices: set[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _position(where: str, positions: dict[Loc, tuple[int, int]], loc: Loc) -> str:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in positions:
+            line, col = positions[loc[:end]]
+            return f"{where}:{line}:{col}: "
+    return f"{where}: (from the environment) "
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
