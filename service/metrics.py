@@ -10,20 +10,31 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.feed_polls = Counter(
-            "newsalert_feed_polls", "Feed polls by outcome (ok, not_modified, error)",
-            ["feed", "outcome"], registry=r,
+            "newsalert_feed_polls",
+            "Feed polls by outcome (ok, not_modified, error)",
+            ["feed", "outcome"],
+            registry=r,
         )
         self.feed_errors = Counter(
-            "newsalert_feed_errors", "Failed feed polls by kind of error", ["feed", "kind"], registry=r
+            "newsalert_feed_errors",
+            "Failed feed polls by kind of error",
+            ["feed", "kind"],
+            registry=r,
         )
         self.feed_consecutive_failures = Gauge(
-            "newsalert_feed_consecutive_failures", "Failures in a row per feed", ["feed"], registry=r
+            "newsalert_feed_consecutive_failures",
+            "Failures in a row per feed",
+            ["feed"],
+            registry=r,
         )
         self.articles_polled = Counter(
             "newsalert_articles_polled", "Items read from feeds", ["feed"], registry=r
         )
         self.articles_published = Counter(
-            "newsalert_articles_published", "New articles handed to the matcher", ["feed"], registry=r
+            "newsalert_articles_published",
+            "New articles handed to the matcher",
+            ["feed"],
+            registry=r,
         )
         self.articles_matched = Counter(
             "newsalert_articles_matched", "Articles that matched at least one watchlist", registry=r
@@ -32,18 +43,28 @@ class Metrics:
             "newsalert_watchlist_matches", "Matches per watchlist", ["watchlist"], registry=r
         )
         self.alerts_created = Counter(
-            "newsalert_alerts_created", "Alerts created per destination", ["destination"], registry=r
+            "newsalert_alerts_created",
+            "Alerts created per destination",
+            ["destination"],
+            registry=r,
         )
         self.alerts_delivered = Counter(
-            "newsalert_alerts_delivered", "Alerts delivered per destination", ["destination"], registry=r
+            "newsalert_alerts_delivered",
+            "Alerts delivered per destination",
+            ["destination"],
+            registry=r,
         )
         self.alerts_failed = Counter(
             "newsalert_alert_delivery_failures",
             "Failed delivery attempts per destination (retried or dead-lettered)",
-            ["destination", "retriable"], registry=r,
+            ["destination", "retriable"],
+            registry=r,
         )
         self.alerts_dead_lettered = Counter(
-            "newsalert_alerts_dead_lettered", "Alerts moved to the dead letters", ["destination"], registry=r
+            "newsalert_alerts_dead_lettered",
+            "Alerts moved to the dead letters",
+            ["destination"],
+            registry=r,
         )
         self.consumer_lag = Gauge(
             "newsalert_consumer_lag", "Messages waiting for a stage", ["topic"], registry=r

@@ -8,6 +8,7 @@ error, failure count and next poll are logged and kept in the feed state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -37,7 +38,11 @@ log = structlog.get_logger(__name__)
 
 class FeedFetcher(Protocol):
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
         allow_private: bool = False,
     ) -> FetchResult: ...
 
@@ -101,7 +106,9 @@ class Poller:
             return await self._record_failure(feed, state, now, exc, bound)
         except Exception as exc:  # a parser bug must not stop the other feeds
             bound.exception("feed_poll_crashed")
-            return await self._record_failure(feed, state, now, FeedError(f"internal error: {exc!r}"), bound)
+            return await self._record_failure(
+                feed, state, now, FeedError(f"internal error: {exc!r}"), bound
+            )
         self._metrics.feed_polls.labels(feed.name, "ok").inc()
         self._metrics.articles_polled.labels(feed.name).inc(len(articles))
         self._metrics.articles_published.labels(feed.name).inc(len(new))
@@ -134,7 +141,11 @@ class Poller:
         return publication_order(new)
 
     async def _record_success(
-        self, feed: FeedConfig, state: FeedState, now: float, result: FetchResult,
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        now: float,
+        result: FetchResult,
         seen: Sequence[str],
     ) -> None:
         interval = self._settings.feed_interval(feed)
@@ -155,7 +166,11 @@ class Poller:
         await self._store.save_feed_state(new_state, seen)
 
     async def _record_failure(
-        self, feed: FeedConfig, state: FeedState, now: float, exc: FeedError,
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        now: float,
+        exc: FeedError,
         bound: structlog.stdlib.BoundLogger,
     ) -> PollOutcome:
         failures = state.consecutive_failures + 1
@@ -181,7 +196,10 @@ class Poller:
         self._metrics.feed_errors.labels(feed.name, kind).inc()
         self._metrics.feed_consecutive_failures.labels(feed.name).set(failures)
         bound.warning(
-            "feed_failed", error=str(exc), kind=kind, failures=failures,
+            "feed_failed",
+            error=str(exc),
+            kind=kind,
+            failures=failures,
             retry_in_s=round(next_at - now, 1),
         )
         return PollOutcome(feed.name, "error", error=str(exc))
@@ -218,13 +236,13 @@ class Poller:
                 if task.done():
                     del running[name]
                     task.result()  # poll_feed catches feed errors; anything else is a bug
-                    state = await self._store.feed_state(name, next(f.url for f in feeds if f.name == name))
+                    state = await self._store.feed_state(
+                        name, next(f.url for f in feeds if f.name == name)
+                    )
                     due[name] = state.next_poll_at
             pending_due = [due[f.name] for f in feeds if f.name not in running]
             wait = min([*(d - now for d in pending_due), 1.0]) if pending_due else 1.0
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(wait, 0.05))
-            except TimeoutError:
-                pass
         if running:
             await asyncio.gather(*running.values(), return_exceptions=True)

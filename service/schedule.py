@@ -35,7 +35,7 @@ def next_poll_after_failure(
     larger of `max_backoff` and the interval (a failing feed is never polled more often than a
     healthy one), and never comes before a server's Retry-After.
     """
-    base = min(interval, FIRST_RETRY) * 2 ** min(max(failures, 1) - 1, 30)
+    base = min(interval, FIRST_RETRY) * 2.0 ** min(max(failures, 1) - 1, 30)
     delay = min(base, max(max_backoff, interval))
     delay *= 0.5 + rand / 2  # "equal jitter": at least half the backoff, spread over the rest
     if retry_after is not None:
@@ -43,7 +43,9 @@ def next_poll_after_failure(
     return now + delay
 
 
-def select_backfill(articles: Sequence[Article], backfill: Backfill, now: datetime) -> list[Article]:
+def select_backfill(
+    articles: Sequence[Article], backfill: Backfill, now: datetime
+) -> list[Article]:
     """Which of a feed's items its first poll alerts on; later polls alert on every new item."""
     if backfill.mode == "none":
         return []
@@ -72,6 +74,9 @@ def publication_order(articles: Sequence[Article]) -> list[Article]:
         a
         for _, a in sorted(
             indexed,
-            key=lambda pair: (pair[1].published.timestamp() if pair[1].published else float("-inf"), pair[0]),
+            key=lambda pair: (
+                pair[1].published.timestamp() if pair[1].published else float("-inf"),
+                pair[0],
+            ),
         )
     ]

@@ -59,7 +59,9 @@ def parse_backfill(value: object) -> Backfill:
     if isinstance(value, Backfill):
         return value
     if isinstance(value, bool):
-        raise ValueError("backfill must be none, all, a count such as 10, or a duration such as 24h")
+        raise ValueError(
+            "backfill must be none, all, a count such as 10, or a duration such as 24h"
+        )
     if isinstance(value, int):
         if value < 0:
             raise ValueError("backfill count cannot be negative")
@@ -287,7 +289,9 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
     try:
         loaded = load_yaml(path, env)
     except FileNotFoundError:
-        raise ConfigError([f"{where}: config file not found (pass -c FILE or set NEWSALERT_CONFIG)"])
+        raise ConfigError(
+            [f"{where}: config file not found (pass -c FILE or set NEWSALERT_CONFIG)"]
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise ConfigError([f"{where}: cannot read config file: {reason}"]) from None
@@ -296,13 +300,23 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
         raise ConfigError([f"{where}:{line}:{col}: {reason}"]) from None
 
     if loaded.data is None:
-        raise ConfigError([f"{where}: the config file is empty: it needs at least feeds, watchlists "
-                           "and destinations (see config/newsalert.yaml)"])
+        raise ConfigError(
+            [
+                f"{where}: the config file is empty: it needs at least feeds, watchlists "
+                "and destinations (see config/newsalert.yaml)"
+            ]
+        )
     if not isinstance(loaded.data, dict):
-        raise ConfigError([f"{where}:1:1: the top level must be a mapping of keys such as feeds:, "
-                           "watchlists:, destinations:"])
+        raise ConfigError(
+            [
+                f"{where}:1:1: the top level must be a mapping of keys such as feeds:, "
+                "watchlists:, destinations:"
+            ]
+        )
 
-    problems = [f"{where}:{line}:{col}: {_dotted(loc)}: {msg}" for loc, (line, col), msg in loaded.problems]
+    problems = [
+        f"{where}:{line}:{col}: {_dotted(loc)}: {msg}" for loc, (line, col), msg in loaded.problems
+    ]
     settings: Settings | None = None
     try:
         settings = _build_settings(loaded.data, env)
@@ -332,25 +346,33 @@ def _cross_check(s: Settings, where: str, positions: dict[Loc, tuple[int, int]])
     def report(loc: Loc, msg: str) -> None:
         problems.append(f"{_position(where, positions, loc)}{_dotted(loc)}: {msg}")
 
-    for section, items in (("feeds", s.feeds), ("watchlists", s.watchlists),
-                           ("destinations", s.destinations)):
+    sections = (
+        ("feeds", [f.name for f in s.feeds]),
+        ("watchlists", [w.name for w in s.watchlists]),
+        ("destinations", [d.name for d in s.destinations]),
+    )
+    for section, names in sections:
         seen: set[str] = set()
-        for i, item in enumerate(items):
-            if item.name in seen:
-                report((section, i, "name"), f"duplicate name '{item.name}': names must be unique")
-            seen.add(item.name)
+        for i, name in enumerate(names):
+            if name in seen:
+                report((section, i, "name"), f"duplicate name '{name}': names must be unique")
+            seen.add(name)
     dest_names = {d.name for d in s.destinations}
     for i, wl in enumerate(s.watchlists):
         for j, dest in enumerate(wl.destinations):
             if dest not in dest_names:
                 hint = _suggest(dest, dest_names)
-                report(("watchlists", i, "destinations", j),
-                       f"watchlist '{wl.name}' names destination '{dest}', which is not defined{hint}")
+                report(
+                    ("watchlists", i, "destinations", j),
+                    f"watchlist '{wl.name}' names destination '{dest}', which is not defined{hint}",
+                )
         try:
             parse_query(wl.query)
         except QuerySyntaxError as exc:
-            report(("watchlists", i, "query"),
-                   f"watchlist '{wl.name}': query column {exc.column}: {exc}")
+            report(
+                ("watchlists", i, "query"),
+                f"watchlist '{wl.name}': query column {exc.column}: {exc}",
+            )
     if not s.feeds:
         report(("feeds",), "no feeds configured: add at least one under feeds:")
     if not s.watchlists:
@@ -411,5 +433,3 @@ def _dotted(loc: Loc) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
-
-

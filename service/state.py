@@ -94,6 +94,21 @@ class OutboxRow:
     created_at: float
 
 
+def _feed_state(row: tuple[Any, ...]) -> FeedState:
+    return FeedState(
+        feed=row[0],
+        url=row[1],
+        etag=row[2],
+        last_modified=row[3],
+        initialised=bool(row[4]),
+        last_polled_at=row[5],
+        last_success_at=row[6],
+        next_poll_at=row[7],
+        consecutive_failures=row[8],
+        last_error=row[9],
+    )
+
+
 class Store:
     """Async facade over the SQLite file; open with `await Store.open(path)`, then `close()`."""
 
@@ -154,7 +169,7 @@ class Store:
             ).fetchone()
             if row is None:
                 return FeedState(feed=feed, url=url)
-            state = FeedState(*row[:4], bool(row[4]), *row[5:])
+            state = _feed_state(row)
             if state.url != url:
                 # The operator pointed the feed elsewhere: validators of the old URL do not apply.
                 return FeedState(feed=feed, url=url, initialised=state.initialised)
@@ -169,7 +184,7 @@ class Store:
                 "last_success_at, next_poll_at, consecutive_failures, last_error "
                 "FROM feed_state ORDER BY feed"
             ).fetchall()
-            return [FeedState(*r[:4], bool(r[4]), *r[5:]) for r in rows]
+            return [_feed_state(r) for r in rows]
 
         return await self._transaction(read)
 
@@ -221,18 +236,23 @@ class Store:
 
         return await self._transaction(read)
 
-    async def prune(self, *, seen_before: float, consumed_before: float, delivered_before: float) -> int:
+    async def prune(
+        self, *, seen_before: float, consumed_before: float, delivered_before: float
+    ) -> int:
         """Forget seen items not in any feed since `seen_before`, consumed bus messages, old deliveries."""
 
         def write(conn: sqlite3.Connection) -> int:
-            removed = conn.execute("DELETE FROM seen_items WHERE last_seen < ?", (seen_before,)).rowcount
+            removed = conn.execute(
+                "DELETE FROM seen_items WHERE last_seen < ?", (seen_before,)
+            ).rowcount
             removed += conn.execute(
                 "DELETE FROM bus_messages WHERE created_at < ? AND seq <= "
                 "COALESCE((SELECT MIN(o.seq) FROM bus_offsets o WHERE o.topic = bus_messages.topic), 0)",
                 (consumed_before,),
             ).rowcount
             removed += conn.execute(
-                "DELETE FROM outbox WHERE status = 'delivered' AND updated_at < ?", (delivered_before,)
+                "DELETE FROM outbox WHERE status = 'delivered' AND updated_at < ?",
+                (delivered_before,),
             ).rowcount
             return removed
 
@@ -343,7 +363,9 @@ class Store:
 
     async def pending_count(self) -> int:
         def read(conn: sqlite3.Connection) -> int:
-            return int(conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0])
+            return int(
+                conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+            )
 
         return await self._transaction(read)
 
@@ -378,7 +400,10 @@ class Store:
             if destination is not None:
                 sql += " AND destination = ?"
                 args = (destination,)
-            return [OutboxRow(r[0], r[1], bytes(r[2]), *r[3:]) for r in conn.execute(sql + " ORDER BY created_at", args)]
+            return [
+                OutboxRow(r[0], r[1], bytes(r[2]), *r[3:])
+                for r in conn.execute(sql + " ORDER BY created_at", args)
+            ]
 
         return await self._transaction(read)
 
@@ -393,12 +418,16 @@ class Store:
             )
             if alert_ids is None:
                 return conn.execute(sql, (now, now)).rowcount
-            return sum(conn.execute(sql + " AND alert_id = ?", (now, now, a)).rowcount for a in alert_ids)
+            return sum(
+                conn.execute(sql + " AND alert_id = ?", (now, now, a)).rowcount for a in alert_ids
+            )
 
         return await self._transaction(write)
 
     async def delivered_ids(self) -> set[str]:
         def read(conn: sqlite3.Connection) -> set[str]:
-            return {r[0] for r in conn.execute("SELECT alert_id FROM outbox WHERE status = 'delivered'")}
+            return {
+                r[0] for r in conn.execute("SELECT alert_id FROM outbox WHERE status = 'delivered'")
+            }
 
         return await self._transaction(read)

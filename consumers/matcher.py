@@ -1,0 +1,91 @@
+"""The matcher stage: every article against every watchlist, one alert per (article, destination).
+
+A story that matches `china` and `ico`, both routed to `markets`, becomes one alert for
+`markets` listing both watchlists, not two messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+import structlog
+
+from consumers.matching import Document, Hit, Matcher, compile_watchlists
+from service.bus.base import ALERTS, Bus, Record
+from service.metrics import Metrics
+from service.models import Alert, Article, WatchlistMatch, alert_id
+from service.settings import WatchlistConfig
+
+log = structlog.get_logger(__name__)
+
+
+def document_of(article: Article) -> Document:
+    return Document(
+        title=article.title, summary=article.summary, feed=article.feed.name, link=article.link
+    )
+
+
+def build_alerts(
+    article: Article,
+    hits: Sequence[Hit],
+    routes: Mapping[str, Sequence[str]],
+    now: datetime,
+) -> list[Alert]:
+    """Group the watchlists that matched by destination. Pure: values in, values out."""
+    by_destination: dict[str, list[WatchlistMatch]] = {}
+    for hit in hits:
+        for destination in routes.get(hit.watchlist, ()):
+            by_destination.setdefault(destination, []).append(
+                WatchlistMatch(watchlist=hit.watchlist, terms=list(hit.terms))
+            )
+    return [
+        Alert(
+            id=alert_id(article.id, destination),
+            destination=destination,
+            article=article,
+            matches=matches,
+            created_at=now,
+        )
+        for destination, matches in by_destination.items()
+    ]
+
+
+class MatcherStage:
+    def __init__(
+        self,
+        watchlists: Sequence[WatchlistConfig],
+        bus: Bus,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._matcher: Matcher = compile_watchlists([(w.name, w.query) for w in watchlists])
+        self._routes = {w.name: list(w.destinations) for w in watchlists}
+        self._bus = bus
+        self._metrics = metrics
+        self._clock = clock
+
+    def alerts_for(self, article: Article, now: datetime) -> list[Alert]:
+        hits = self._matcher.match(document_of(article))
+        for hit in hits:
+            self._metrics.watchlist_matches.labels(hit.watchlist).inc()
+        if hits:
+            self._metrics.articles_matched.inc()
+        return build_alerts(article, hits, self._routes, now)
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        now = self._clock()
+        out: list[tuple[str, bytes]] = []
+        for record in records:
+            article = Article.model_validate_json(record.value)
+            for alert in self.alerts_for(article, now):
+                self._metrics.alerts_created.labels(alert.destination).inc()
+                log.info(
+                    "article_matched",
+                    article=article.id,
+                    destination=alert.destination,
+                    watchlists=[m.watchlist for m in alert.matches],
+                )
+                # Keyed by destination: one destination's order and rate limit live in one partition.
+                out.append((alert.destination, alert.model_dump_json().encode()))
+        await self._bus.publish(ALERTS, out)

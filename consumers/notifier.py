@@ -1,0 +1,221 @@
+"""The notifier stage: take alerts into the durable outbox, then deliver them per destination.
+
+Each destination has its own worker, so one slow or dead destination never holds up another.
+A worker sends the oldest due alert, waits `min_interval` between sends (Slack: ~1/s), and on
+a retriable failure pauses the whole destination for the backoff (or the receiver's
+Retry-After) before trying again. Permanent failures and exhausted retries become dead letters.
+The outbox row of a delivered alert is the delivery log: an alert id already there is never
+taken in again, so a redelivered alert does not reach Slack twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+import httpx
+import structlog
+
+from consumers.delivery import DeliveryPolicy, retry_delay
+from consumers.destinations.base import Destination
+from consumers.destinations.console import ConsoleDestination
+from consumers.destinations.slack import SlackDestination
+from consumers.destinations.webhook import WebhookDestination
+from consumers.errors import DeliveryError
+from service.bus.base import Record
+from service.metrics import Metrics
+from service.models import Alert
+from service.settings import Settings
+from service.state import OutboxRow
+
+log = structlog.get_logger(__name__)
+
+BATCH = 50
+
+
+class Outbox(Protocol):
+    async def enqueue(self, rows: Sequence[tuple[str, str, bytes]]) -> int: ...
+    async def due(self, destination: str, now: float, limit: int) -> list[OutboxRow]: ...
+    async def next_due_at(self, destination: str) -> float | None: ...
+    async def mark_delivered(self, alert_id: str, attempts: int) -> None: ...
+    async def mark_retry(self, alert_id: str, attempts: int, error: str, at: float) -> None: ...
+    async def mark_dead(self, alert_id: str, attempts: int, error: str) -> None: ...
+
+
+def build_destinations(settings: Settings, client: httpx.AsyncClient) -> dict[str, Destination]:
+    out: dict[str, Destination] = {}
+    for cfg in settings.destinations:
+        timeout = settings.destination_delivery(cfg).timeout
+        allow_private = settings.destination_allow_private(cfg)
+        url = cfg.url.get_secret_value() if cfg.url else ""
+        dest: Destination
+        if cfg.type == "slack":
+            dest = SlackDestination(
+                cfg.name, url, client, timeout=timeout, allow_private=allow_private
+            )
+        elif cfg.type == "webhook":
+            secret = cfg.secret.get_secret_value() if cfg.secret else None
+            dest = WebhookDestination(
+                cfg.name, url, secret, client, timeout=timeout, allow_private=allow_private
+            )
+        else:
+            dest = ConsoleDestination(cfg.name)
+        if cfg.min_interval is not None:
+            dest.min_interval = cfg.min_interval
+        out[cfg.name] = dest
+    return out
+
+
+def policies_of(settings: Settings) -> dict[str, DeliveryPolicy]:
+    return {
+        d.name: DeliveryPolicy(**settings.destination_delivery(d).model_dump())
+        for d in settings.destinations
+    }
+
+
+class Notifier:
+    def __init__(
+        self,
+        outbox: Outbox,
+        destinations: Mapping[str, Destination],
+        policies: Mapping[str, DeliveryPolicy],
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._outbox = outbox
+        self._destinations = destinations
+        self._policies = policies
+        self._metrics = metrics
+        self._clock = clock
+        self._rand = rand
+        self._wake = {name: asyncio.Event() for name in destinations}
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        """Take alerts from the bus into the outbox; ids already known (delivered or not) are skipped."""
+        rows: list[tuple[str, str, bytes]] = []
+        for record in records:
+            alert = Alert.model_validate_json(record.value)
+            if alert.destination not in self._destinations:
+                # The destination was removed from config since the alert was made.
+                log.warning(
+                    "alert_for_unknown_destination", alert=alert.id, destination=alert.destination
+                )
+                continue
+            rows.append((alert.id, alert.destination, record.value))
+        added = await self._outbox.enqueue(rows)
+        if added < len(rows):
+            log.info("alerts_already_known", skipped=len(rows) - added)
+        for _, destination, _ in rows:
+            self._wake[destination].set()
+
+    async def run(self, stop: asyncio.Event, *, until_empty: bool = False) -> None:
+        """One worker per destination, until `stop` (or, with `until_empty`, until nothing is pending)."""
+        async with asyncio.TaskGroup() as group:
+            for name in self._destinations:
+                group.create_task(self._worker(name, stop, until_empty), name=f"deliver:{name}")
+
+    async def _worker(self, name: str, stop: asyncio.Event, until_empty: bool) -> None:
+        destination = self._destinations[name]
+        policy = self._policies.get(name, DeliveryPolicy())
+        wake = self._wake[name]
+        bound = log.bind(destination=name)
+        last_send = 0.0
+        while not stop.is_set():
+            wake.clear()
+            rows = await self._outbox.due(name, self._clock(), BATCH)
+            if not rows:
+                next_at = await self._outbox.next_due_at(name)
+                if next_at is None and until_empty:
+                    return
+                wait = 1.0 if next_at is None else min(max(next_at - self._clock(), 0.0), 1.0)
+                await _wait_any(wake, stop, wait)
+                continue
+            for row in rows:
+                if stop.is_set():
+                    return
+                gap = last_send + destination.min_interval - self._clock()
+                if gap > 0:
+                    await _wait_any(None, stop, gap)
+                last_send = self._clock()
+                pause = await self._deliver(destination, policy, row, bound)
+                if pause is not None:
+                    # The destination is failing: hold all its alerts for the backoff.
+                    await _wait_any(None, stop, pause)
+                    break
+
+    async def _deliver(
+        self,
+        destination: Destination,
+        policy: DeliveryPolicy,
+        row: OutboxRow,
+        bound: structlog.stdlib.BoundLogger,
+    ) -> float | None:
+        """Send one alert and record the outcome; return a pause in seconds when it should be retried."""
+        alert = Alert.model_validate_json(row.payload)
+        attempt = row.attempts + 1
+        started = self._clock()
+        try:
+            await asyncio.wait_for(destination.send(alert), timeout=policy.timeout + 5)
+        except DeliveryError as exc:
+            return await self._failed(row, attempt, exc, policy, bound)
+        except TimeoutError:
+            timeout = DeliveryError(f"no answer within {policy.timeout:g}s", retriable=True)
+            return await self._failed(row, attempt, timeout, policy, bound)
+        await self._outbox.mark_delivered(row.alert_id, attempt)
+        self._metrics.alerts_delivered.labels(destination.name).inc()
+        bound.info(
+            "alert_delivered",
+            alert=row.alert_id,
+            attempt=attempt,
+            latency_s=round(self._clock() - alert.article.fetched_at.timestamp(), 3),
+            send_s=round(self._clock() - started, 3),
+        )
+        return None
+
+    async def _failed(
+        self,
+        row: OutboxRow,
+        attempt: int,
+        exc: DeliveryError,
+        policy: DeliveryPolicy,
+        bound: structlog.stdlib.BoundLogger,
+    ) -> float | None:
+        self._metrics.alerts_failed.labels(row.destination, str(exc.retriable).lower()).inc()
+        delay = retry_delay(attempt, exc, policy, self._rand())
+        if delay is None:
+            await self._outbox.mark_dead(row.alert_id, attempt, str(exc))
+            self._metrics.alerts_dead_lettered.labels(row.destination).inc()
+            bound.error(
+                "alert_dead_lettered",
+                alert=row.alert_id,
+                attempt=attempt,
+                error=str(exc),
+                retriable=exc.retriable,
+            )
+            return None
+        await self._outbox.mark_retry(row.alert_id, attempt, str(exc), self._clock() + delay)
+        bound.warning(
+            "alert_delivery_failed",
+            alert=row.alert_id,
+            attempt=attempt,
+            error=str(exc),
+            retry_in_s=round(delay, 2),
+        )
+        return delay
+
+
+async def _wait_any(event: asyncio.Event | None, stop: asyncio.Event, timeout: float) -> None:
+    """Sleep up to `timeout`, waking early when `event` or `stop` is set."""
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if event is not None:
+        waiters.append(asyncio.ensure_future(event.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=max(timeout, 0.0), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

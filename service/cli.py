@@ -1,0 +1,132 @@
+"""The `newsalert` command line. Errors a user can cause end in one sentence and exit non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+import structlog
+
+from service.errors import ConfigError, NewsalertError
+from service.logs import configure_logging
+from service.settings import Settings, load_settings, resolve_config_path
+
+EXIT_CONFIG = 2
+
+log = structlog.get_logger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsalert",
+        description="Poll news feeds, match stories against watchlists, and alert Slack, "
+        "webhooks or the console.",
+    )
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="config file (default: $NEWSALERT_CONFIG, then config/newsalert.yaml)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", parents=[config], help="run the whole pipeline")
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="poll every feed once, deliver everything that results, then exit",
+    )
+    for role in ("poller", "matcher", "notifier"):
+        sub.add_parser(role, parents=[config], help=f"run the {role} stage alone over Kafka")
+    sub.add_parser(
+        "check", parents=[config], help="validate the config; exit 2 listing every problem"
+    )
+
+    match = sub.add_parser(
+        "match",
+        parents=[config],
+        help="dry run: show which watchlists each entry of a feed file or URL matches",
+    )
+    match.add_argument("--json", action="store_true", help="one JSON object per entry per line")
+    match.add_argument("sources", nargs="+", metavar="SOURCE", help="a feed file path or URL")
+
+    dlq = sub.add_parser("dlq", help="list or replay dead letters")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    dlq_list = dlq_sub.add_parser("list", parents=[config], help="show dead letters")
+    dlq_list.add_argument("--destination", help="only this destination")
+    dlq_list.add_argument("--json", action="store_true", help="one JSON object per dead letter")
+    replay = dlq_sub.add_parser(
+        "replay", parents=[config], help="put dead letters back for delivery"
+    )
+    replay.add_argument(
+        "ids", nargs="*", metavar="ALERT_ID", help="only these alerts (default: all)"
+    )
+    replay.add_argument("--destination", help="only this destination")
+
+    sub.add_parser("health", parents=[config], help="exit 0 when the local process is healthy")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    except NewsalertError as exc:
+        print(f"newsalert: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from service import commands
+
+    path = resolve_config_path(getattr(args, "config", None), os.environ)
+    settings = load_settings(path)
+    if args.command == "check":
+        return commands.check(settings, path)
+    if args.command == "health":
+        return commands.health(settings)
+    if args.command == "match":
+        return asyncio.run(commands.match(settings, args.sources, as_json=args.json))
+    if args.command == "dlq":
+        if args.dlq_command == "list":
+            return asyncio.run(commands.dlq_list(settings, args.destination, as_json=args.json))
+        return asyncio.run(commands.dlq_replay(settings, args.ids, args.destination))
+    configure_logging(settings.logging.level, settings.logging.format)
+    if args.command == "run":
+        if args.once:
+            return asyncio.run(commands.run_once(settings))
+        return asyncio.run(_until_signalled(settings, None))
+    return asyncio.run(_until_signalled(settings, args.command))
+
+
+async def _until_signalled(settings: Settings, role: str | None) -> int:
+    from service import commands
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await commands.run_service(settings, role, stop)
+    except NewsalertError:
+        raise
+    except Exception:
+        # A crashed stage: log it with its traceback and exit non-zero so a supervisor restarts us.
+        log.exception("service_crashed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""What each `newsalert` command does, once the CLI has parsed its arguments and the config."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from consumers.matcher import document_of
+from consumers.matching import Hit, compile_watchlists
+from service.errors import NewsalertError, SourceError
+from service.fetch import Fetcher, make_client
+from service.models import Alert, Article, FeedRef
+from service.parse import parse_feed
+from service.pipeline import DB_NAME, fetch_limits, run_forever
+from service.pipeline import run_once as pipeline_run_once
+from service.settings import Settings
+from service.state import Store
+
+
+def check(settings: Settings, path: Path) -> int:
+    mode = "kafka" if settings.kafka else "embedded"
+    print(
+        f"{path}: OK: {len(settings.feeds)} feeds, {len(settings.watchlists)} watchlists, "
+        f"{len(settings.destinations)} destinations, {mode} mode"
+    )
+    return 0
+
+
+def health(settings: Settings) -> int:
+    if not settings.health.port:
+        print("newsalert: health endpoint is disabled (health.port is 0)", file=sys.stderr)
+        return 1
+    host = settings.health.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - mapping a bind-all address to loopback
+    host = "[::1]" if host == "::" else host
+    try:
+        response = httpx.get(f"http://{host}:{settings.health.port}/healthz", timeout=3.0)
+    except httpx.HTTPError as exc:
+        print(
+            f"newsalert: not healthy: {type(exc).__name__} on port {settings.health.port}",
+            file=sys.stderr,
+        )
+        return 1
+    if response.status_code != 200:
+        print(f"newsalert: not healthy: HTTP {response.status_code}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def run_once(settings: Settings) -> int:
+    if settings.kafka is not None:
+        raise NewsalertError(
+            "run --once works on the embedded store; remove kafka: from the config"
+        )
+    await pipeline_run_once(settings)
+    return 0
+
+
+async def run_service(settings: Settings, role: str | None, stop: asyncio.Event) -> None:
+    if role is None and settings.kafka is None:
+        await run_forever(settings, stop)
+        return
+    if settings.kafka is None:
+        raise NewsalertError(
+            f"the {role} role runs over Kafka: set kafka.bootstrap_servers in the config "
+            "(or NEWSALERT_KAFKA__BOOTSTRAP_SERVERS)"
+        )
+    raise NewsalertError("Kafka mode is not available yet: remove kafka: to run embedded")
+
+
+# --- match: a dry run over saved feeds or URLs --------------------------------------------
+
+
+async def match(settings: Settings, sources: Sequence[str], *, as_json: bool) -> int:
+    matcher = compile_watchlists([(w.name, w.query) for w in settings.watchlists])
+    failures = 0
+    limits = fetch_limits(settings)
+    async with make_client(limits) as client:
+        fetcher = Fetcher(client, limits)
+        for source in sources:
+            try:
+                body, feed = await _read_source(source, settings, fetcher)
+                parsed = await asyncio.to_thread(
+                    parse_feed,
+                    body,
+                    feed=feed,
+                    fetched_at=datetime.now(UTC),
+                    max_items=settings.polling.max_items,
+                )
+            except NewsalertError as exc:
+                failures += 1
+                print(f"newsalert: {source}: {exc}", file=sys.stderr)
+                continue
+            results = [(a, matcher.match(document_of(a))) for a in parsed.articles]
+            if as_json:
+                for article, hits in results:
+                    print(json.dumps(_match_json(source, article, hits), ensure_ascii=False))
+            else:
+                _print_matches(source, results)
+    return 1 if failures else 0
+
+
+async def _read_source(source: str, settings: Settings, fetcher: Fetcher) -> tuple[bytes, FeedRef]:
+    configured = {f.url: f for f in settings.feeds}
+    if urlsplit(source).scheme in ("http", "https"):
+        feed_cfg = configured.get(source)
+        allow = (
+            settings.feed_allow_private(feed_cfg) if feed_cfg else settings.network.allow_private
+        )
+        result = await fetcher.fetch(source, allow_private=allow)
+        name = feed_cfg.name if feed_cfg else (urlsplit(source).hostname or source)
+        return result.body, FeedRef(name=name, url=source)
+    path = Path(source)
+    body, uri = await asyncio.to_thread(_read_capped, path, settings.polling.max_body)
+    return body, FeedRef(name=path.stem, url=uri)
+
+
+def _read_capped(path: Path, cap: int) -> tuple[bytes, str]:
+    """The file's bytes (refusing one over `cap`) and its file:// URI."""
+    try:
+        with path.open("rb") as handle:
+            body = handle.read(cap + 1)
+    except OSError as exc:
+        raise SourceError(f"cannot read the file: {exc.strerror}") from None
+    if len(body) > cap:
+        raise SourceError(f"the file is larger than polling.max_body ({cap} bytes)")
+    return body, path.absolute().as_uri()
+
+
+def _match_json(source: str, article: Article, hits: Sequence[Hit]) -> dict[str, object]:
+    return {
+        "source": source,
+        "id": article.id,
+        "title": article.title,
+        "summary": article.summary,
+        "link": article.link,
+        "published": article.published.isoformat() if article.published else None,
+        "watchlists": [h.watchlist for h in hits],
+        "matches": {h.watchlist: list(h.terms) for h in hits},
+    }
+
+
+def _print_matches(source: str, results: Sequence[tuple[Article, Sequence[Hit]]]) -> None:
+    matching = sum(1 for _, hits in results if hits)
+    print(f"{source}: {len(results)} entries, {matching} matching")
+    for article, hits in results:
+        names = ", ".join(h.watchlist for h in hits) or "-"
+        print(f"  [{names}] {article.title}")
+        for hit in hits:
+            print(f"      {hit.watchlist}: {', '.join(hit.terms)}")
+
+
+# --- dead letters ----------------------------------------------------------------------------
+
+
+async def dlq_list(settings: Settings, destination: str | None, *, as_json: bool) -> int:
+    store = await _open_existing_store(settings)
+    try:
+        rows = await store.dead_letters(destination)
+    finally:
+        await store.close()
+    for row in rows:
+        alert = Alert.model_validate_json(row.payload)
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "id": row.alert_id,
+                        "destination": row.destination,
+                        "attempts": row.attempts,
+                        "error": row.last_error,
+                        "title": alert.article.title,
+                        "link": alert.article.link,
+                        "watchlists": [m.watchlist for m in alert.matches],
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            print(
+                f"{row.alert_id}  {row.destination}  attempts={row.attempts}  "
+                f"error={row.last_error!s}  {alert.article.title}"
+            )
+    if not as_json:
+        print(f"{len(rows)} dead letters", file=sys.stderr)
+    return 0
+
+
+async def dlq_replay(settings: Settings, ids: Sequence[str], destination: str | None) -> int:
+    store = await _open_existing_store(settings)
+    try:
+        chosen: list[str] | None = list(ids) if ids else None
+        if destination is not None:
+            in_destination = [r.alert_id for r in await store.dead_letters(destination)]
+            chosen = (
+                in_destination if chosen is None else [i for i in chosen if i in in_destination]
+            )
+        count = await store.replay(chosen)
+    finally:
+        await store.close()
+    print(
+        f"{count} dead letters queued for delivery again; a running service (or the next "
+        "`newsalert run`) delivers them"
+    )
+    return 0
+
+
+async def _open_existing_store(settings: Settings) -> Store:
+    if settings.kafka is not None:
+        raise NewsalertError("dead letters in Kafka mode are not available yet")
+    path = settings.state_dir / DB_NAME
+    if not path.exists():
+        raise NewsalertError(f"no store at {path}: the service has not run with this config yet")
+    return await Store.open(path)

@@ -1,0 +1,194 @@
+"""The whole pipeline in one process on the embedded store: poller, matcher and notifier.
+
+`run_once` polls every feed once and delivers everything that results; `run_forever` keeps
+all stages running until SIGTERM/SIGINT, then stops intake, lets in-flight work finish within
+a deadline, and closes the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from consumers.matcher import MatcherStage
+from consumers.notifier import Notifier, build_destinations, policies_of
+from service.bus.base import ALERTS, ARTICLES
+from service.bus.embedded import EmbeddedBus
+from service.fetch import Fetcher, FetchLimits, make_client
+from service.health import HealthServer
+from service.metrics import Metrics
+from service.poller import Poller
+from service.settings import Settings
+from service.stage import consume
+from service.state import Store
+
+log = structlog.get_logger(__name__)
+
+DB_NAME = "newsalert.db"
+DRAIN_DEADLINE = 10.0
+PRUNE_EVERY = 3600.0
+BUS_RETENTION = 86400.0
+
+
+def fetch_limits(settings: Settings) -> FetchLimits:
+    p = settings.polling
+    return FetchLimits(
+        timeout=p.timeout,
+        max_body_bytes=p.max_body,
+        max_redirects=p.max_redirects,
+        per_host=p.per_host,
+        user_agent=p.user_agent,
+    )
+
+
+@dataclass
+class Embedded:
+    settings: Settings
+    store: Store
+    bus: EmbeddedBus
+    metrics: Metrics
+    poller: Poller
+    matcher: MatcherStage
+    notifier: Notifier
+
+
+@asynccontextmanager
+async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
+    metrics = Metrics()
+    store = await Store.open(settings.state_dir / DB_NAME)
+    client = make_client(fetch_limits(settings))
+    bus = EmbeddedBus(store)
+    try:
+        yield Embedded(
+            settings=settings,
+            store=store,
+            bus=bus,
+            metrics=metrics,
+            poller=Poller(settings, store, Fetcher(client, fetch_limits(settings)), bus, metrics),
+            matcher=MatcherStage(settings.watchlists, bus, metrics),
+            notifier=Notifier(
+                store, build_destinations(settings, client), policies_of(settings), metrics
+            ),
+        )
+    finally:
+        await bus.close()
+        await client.aclose()
+        await store.close()
+
+
+async def run_once(settings: Settings) -> None:
+    """Poll every feed once, match, and deliver until each alert is delivered or dead-lettered."""
+    stop = asyncio.Event()
+    async with open_embedded(settings) as app:
+        outcomes = await app.poller.poll_all(settings.feeds)
+        matched = await consume(
+            await app.bus.consumer(ARTICLES, "matcher"), app.matcher.handle, stop, until_idle=True
+        )
+        taken = await consume(
+            await app.bus.consumer(ALERTS, "notifier"), app.notifier.handle, stop, until_idle=True
+        )
+        await app.notifier.run(stop, until_empty=True)
+        failed = [o.feed for o in outcomes if o.status == "error"]
+        log.info(
+            "run_once_finished",
+            feeds=len(outcomes),
+            feeds_failed=len(failed),
+            articles=matched,
+            alerts=taken,
+            dead_letters=len(await app.store.dead_letters()),
+        )
+
+
+async def run_forever(settings: Settings, stop: asyncio.Event) -> None:
+    """Run every stage until `stop`; a stage that crashes stops the others and is re-raised."""
+    async with open_embedded(settings) as app:
+        health = HealthServer(
+            settings.health.host, settings.health.port, app.metrics, lambda: {"store": "ok"}
+        )
+        if settings.health.port:
+            await health.start()
+        intake_stop = asyncio.Event()  # stop polling and taking in; deliveries in flight finish
+        articles = await app.bus.consumer(ARTICLES, "matcher")
+        alerts = await app.bus.consumer(ALERTS, "notifier")
+        tasks = [
+            asyncio.create_task(app.poller.run(settings.feeds, intake_stop), name="poller"),
+            asyncio.create_task(consume(articles, app.matcher.handle, intake_stop), name="matcher"),
+            asyncio.create_task(consume(alerts, app.notifier.handle, intake_stop), name="intake"),
+            asyncio.create_task(app.notifier.run(intake_stop), name="notifier"),
+            asyncio.create_task(_maintain(app, intake_stop), name="maintenance"),
+        ]
+        log.info(
+            "service_started",
+            mode="embedded",
+            feeds=len(settings.feeds),
+            watchlists=len(settings.watchlists),
+            destinations=len(settings.destinations),
+            store=str(app.store.path),
+        )
+        try:
+            await stop_or_crash(tasks, stop, intake_stop)
+        finally:
+            await health.close()
+            await articles.close()
+            await alerts.close()
+        log.info("service_stopped")
+
+
+async def stop_or_crash(
+    tasks: Sequence[asyncio.Task[Any]],
+    stop: asyncio.Event,
+    intake_stop: asyncio.Event,
+) -> None:
+    """Wait for `stop` or the first task to end; then drain the rest within the deadline."""
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if stop.is_set():
+        log.info("service_stopping", deadline_s=DRAIN_DEADLINE)
+    intake_stop.set()
+    _, pending = await asyncio.wait(tasks, timeout=DRAIN_DEADLINE)
+    if pending:
+        log.warning(
+            "drain_deadline_passed",
+            deadline_s=DRAIN_DEADLINE,
+            still_busy=[t.get_name() for t in pending],
+        )
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    for task in tasks:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error
+    if not stop.is_set():
+        raise RuntimeError(
+            "a stage ended on its own; stopping so the supervisor restarts the service"
+        )
+
+
+async def _maintain(app: Embedded, stop: asyncio.Event) -> None:
+    """Refresh gauges every few seconds and prune old state every hour."""
+    last_prune = 0.0
+    while not stop.is_set():
+        app.metrics.outbox_pending.set(await app.store.pending_count())
+        app.metrics.consumer_lag.labels(ARTICLES).set(await app.store.backlog(ARTICLES, "matcher"))
+        app.metrics.consumer_lag.labels(ALERTS).set(await app.store.backlog(ALERTS, "notifier"))
+        now = time.time()
+        if now - last_prune > PRUNE_EVERY:
+            retention = app.settings.polling.seen_retention
+            removed = await app.store.prune(
+                seen_before=now - retention,
+                consumed_before=now - BUS_RETENTION,
+                delivered_before=now - retention,
+            )
+            last_prune = now
+            log.info("store_pruned", removed=removed)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=5.0)
