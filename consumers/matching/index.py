@@ -1,0 +1,83 @@
+"""One document, tokenised once and looked up by every compiled query (pure, no I/O)."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
+
+from consumers.matching.query import Word
+from consumers.matching.text import fold, is_unspaced, stem, tokenise
+
+_NONE: tuple[int, ...] = ()
+
+
+class FieldView:
+    """The words of one field in one case mode (folded, or as written for backquoted terms).
+
+    Positions count words from 0; an unspaced run (中国人民银行) is one word.
+    """
+
+    __slots__ = ("_forms", "_prefix_keys", "_prefix_positions", "stems", "unspaced")
+
+    def __init__(self, forms: Sequence[str]) -> None:
+        self._forms = forms
+        self.stems: dict[str, list[int]] = {}
+        self.unspaced: list[tuple[str, int]] = []
+        for position, form in enumerate(forms):
+            self.stems.setdefault(stem(form), []).append(position)
+            if is_unspaced(form):
+                self.unspaced.append((form, position))
+        self._prefix_keys: list[str] | None = None
+        self._prefix_positions: dict[str, list[int]] = {}
+
+    def contains(self, word: Word) -> bool:
+        if word.kind == "word":
+            return word.text in self.stems
+        return bool(self.positions(word))
+
+    def positions(self, word: Word) -> Sequence[int]:
+        """Sorted positions where `word` occurs."""
+        if word.kind == "word":
+            return self.stems.get(word.text, _NONE)
+        if word.kind == "substring":
+            return [position for form, position in self.unspaced if word.text in form]
+        return self._prefixed(word.text)
+
+    def _prefixed(self, prefix: str) -> Sequence[int]:
+        # Both the word and its stem count, so "city*" finds "cities" (stem "city").
+        if self._prefix_keys is None:
+            by_key = self._prefix_positions
+            for position, form in enumerate(self._forms):
+                by_key.setdefault(form, []).append(position)
+            for key, positions in self.stems.items():
+                by_key.setdefault(key, []).extend(positions)
+            self._prefix_keys = sorted(by_key)
+        keys = self._prefix_keys
+        found: set[int] = set()
+        for index in range(bisect_left(keys, prefix), len(keys)):
+            if not keys[index].startswith(prefix):
+                break
+            found.update(self._prefix_positions[keys[index]])
+        return sorted(found)
+
+
+class DocumentIndex:
+    """Fields are tokenised on first use and at most once; views are built on first use."""
+
+    __slots__ = ("_texts", "_views", "_words")
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        self._texts = texts
+        self._words: dict[str, list[str]] = {}
+        self._views: dict[tuple[str, bool], FieldView] = {}
+
+    def view(self, field: str, case_sensitive: bool) -> FieldView:
+        key = (field, case_sensitive)
+        view = self._views.get(key)
+        if view is None:
+            words = self._words.get(field)
+            if words is None:
+                words = self._words[field] = tokenise(self._texts.get(field, ""))
+            view = FieldView(words if case_sensitive else [fold(word) for word in words])
+            self._views[key] = view
+        return view

@@ -1,0 +1,358 @@
+"""The watchlist query language: lexer, parser and syntax tree (pure, no I/O).
+
+Grammar, loosest binding first (operators are uppercase; "and", "or", "not" are plain words)::
+
+    query   := or END
+    or      := and ("OR" and)*
+    and     := unary (["AND"] unary)*          adjacency means AND
+    unary   := "NOT"* near                     a query may be NOT-only ("NOT foo")
+    near    := primary ["NEAR/" N primary]     both sides a term, phrase or wildcard; 1 <= N <= 50
+    primary := FIELD ":" primary | "(" or ")" | term | "phrase" | `exact`
+
+A field (title, summary, feed, link) applies to the term, phrase or group that follows it;
+without one a term searches title and summary. `cut*` is a trailing wildcard (at least two
+characters before the star, also inside phrases). Terms are split into words by the same rules
+as article text (see `text`), so a term such as `Hong-Kong` or `U.S.` is a phrase.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from consumers.matching.errors import QuerySyntaxError
+from consumers.matching.text import fold, is_unspaced, stem, tokenise
+
+__all__ = [
+    "DEFAULT_FIELDS",
+    "FIELDS",
+    "And",
+    "Near",
+    "Node",
+    "Not",
+    "Or",
+    "QuerySyntaxError",
+    "Term",
+    "Word",
+    "parse_query",
+]
+
+FIELDS = frozenset({"title", "summary", "feed", "link"})
+DEFAULT_FIELDS = frozenset({"title", "summary"})
+
+MAX_QUERY_LENGTH = 2000
+MAX_TERMS = 50
+MAX_DEPTH = 20
+MAX_NEAR = 50
+MIN_PREFIX = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One word of a term, normalised for comparison with a document word.
+
+    kind "word": equal to the stemmed word; "prefix": a prefix of the word or of its stem;
+    "substring": inside an unspaced (CJK, Thai...) word.
+    """
+
+    kind: Literal["word", "prefix", "substring"]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A term, phrase or wildcard: its words must appear adjacent and in order in one field."""
+
+    label: str  # as written in the query, with its own field prefix: 'title:fed', '"Hong Kong"'
+    words: tuple[Word, ...]
+    fields: frozenset[str]
+    case_sensitive: bool
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """Both terms in the same field with at most `distance` words between their nearest ends
+    (1 means adjacent), in either order, at distinct positions."""
+
+    left: Term
+    right: Term
+    distance: int
+    fields: frozenset[str]
+
+
+Node = Term | Not | And | Or | Near
+
+
+def parse_query(text: str) -> Node:
+    """Parse a query into its syntax tree; raise QuerySyntaxError naming the column."""
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QuerySyntaxError(
+            f"the query is longer than {MAX_QUERY_LENGTH} characters", MAX_QUERY_LENGTH + 1
+        )
+    tokens = _lex(text)
+    if tokens[0].kind == "END":
+        raise QuerySyntaxError("the query is empty", 1)
+    return _Parser(tokens).parse()
+
+
+# --- lexer -------------------------------------------------------------------------------
+
+_TokenKind = Literal[
+    "(", ")", "AND", "OR", "NOT", "NEAR", "FIELD", "TERM", "PHRASE", "EXACT", "END"
+]
+_OPERATORS: dict[str, _TokenKind] = {"AND": "AND", "OR": "OR", "NOT": "NOT"}
+_TERM_STOP = frozenset('()"\u201c`')
+_FIELD_PREFIX = re.compile(r"([A-Za-z]+):")
+_NEAR = re.compile(r"NEAR/([0-9]{1,6})")
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: _TokenKind
+    source: str  # as written
+    column: int  # 1-based
+    value: str = ""  # phrase or backquote content, field name
+    distance: int = 0
+
+
+def _lex(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        column = i + 1
+        if char.isspace():
+            i += 1
+        elif char in "()":
+            tokens.append(_Token("(" if char == "(" else ")", char, column))
+            i += 1
+        elif char in '"\u201c`':
+            closers = "`" if char == "`" else '"\u201d'
+            end = next((j for j in range(i + 1, n) if text[j] in closers), -1)
+            if end < 0:
+                what = "backquote" if char == "`" else "quote"
+                raise QuerySyntaxError(
+                    f"unterminated {what}: the closing {closers[0]} is missing", column
+                )
+            kind: _TokenKind = "EXACT" if char == "`" else "PHRASE"
+            tokens.append(_Token(kind, text[i : end + 1], column, value=text[i + 1 : end]))
+            i = end + 1
+        else:
+            end = i
+            while end < n and not text[end].isspace() and text[end] not in _TERM_STOP:
+                end += 1
+            i = _lex_word(text, i, end, tokens)
+    tokens.append(_Token("END", "end of query", n + 1))
+    return tokens
+
+
+def _lex_word(text: str, start: int, end: int, tokens: list[_Token]) -> int:
+    """Lex one run of non-space text; return where lexing continues."""
+    word = text[start:end]
+    column = start + 1
+    field = _FIELD_PREFIX.match(word)
+    if field and not word[field.end() :].startswith("//"):  # "https://" is not a field
+        name = field.group(1).lower()
+        followed = field.end() < len(word) or (end < len(text) and text[end] in _TERM_STOP)
+        if name in FIELDS:
+            tokens.append(_Token("FIELD", f"{name}:", column, value=name))
+            return start + field.end()
+        if followed:
+            raise QuerySyntaxError(
+                f"unknown field {field.group(1)!r}: use title, summary, feed or link", column
+            )
+    if word in _OPERATORS:
+        tokens.append(_Token(_OPERATORS[word], word, column))
+    elif word == "NEAR" or word.startswith("NEAR/"):
+        near = _NEAR.fullmatch(word)
+        if near is None:
+            raise QuerySyntaxError("NEAR needs a distance, like NEAR/5", column)
+        distance = int(near.group(1))
+        if not 1 <= distance <= MAX_NEAR:
+            raise QuerySyntaxError(f"the NEAR distance must be between 1 and {MAX_NEAR}", column)
+        tokens.append(_Token("NEAR", word, column, distance=distance))
+    else:
+        tokens.append(_Token("TERM", word, column, value=word))
+    return end
+
+
+# --- parser ------------------------------------------------------------------------------
+
+_STARTS = frozenset({"TERM", "PHRASE", "EXACT", "FIELD", "(", "NOT"})
+
+
+class _Parser:
+    def __init__(self, tokens: list[_Token]) -> None:
+        self._tokens = tokens
+        self._pos = 0
+        self._terms = 0
+
+    def parse(self) -> Node:
+        node = self._or(DEFAULT_FIELDS, 0)
+        token = self._peek()
+        if token.kind == ")":
+            raise QuerySyntaxError("unbalanced parenthesis", token.column)
+        return node
+
+    def _peek(self) -> _Token:
+        return self._tokens[self._pos]
+
+    def _next(self) -> _Token:
+        token = self._tokens[self._pos]
+        self._pos += 1
+        return token
+
+    def _previous(self) -> _Token | None:
+        return self._tokens[self._pos - 2] if self._pos >= 2 else None
+
+    def _or(self, fields: frozenset[str], depth: int) -> Node:
+        children = [self._and(fields, depth)]
+        while self._peek().kind == "OR":
+            self._next()
+            children.append(self._and(fields, depth))
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def _and(self, fields: frozenset[str], depth: int) -> Node:
+        children = [self._unary(fields, depth)]
+        while True:
+            kind = self._peek().kind
+            if kind == "AND":
+                self._next()
+            elif kind not in _STARTS:
+                break
+            children.append(self._unary(fields, depth))
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def _unary(self, fields: frozenset[str], depth: int) -> Node:
+        negations = 0
+        while self._peek().kind == "NOT":  # a loop, not recursion: NOT NOT ... cannot overflow
+            self._next()
+            negations += 1
+        node = self._near(fields, depth)
+        return Not(node) if negations % 2 else node
+
+    def _near(self, fields: frozenset[str], depth: int) -> Node:
+        left = self._primary(fields, depth)
+        if self._peek().kind != "NEAR":
+            return left
+        near = self._next()
+        right = self._primary(fields, depth)
+        if not isinstance(left, Term) or not isinstance(right, Term):
+            raise QuerySyntaxError(
+                f"{near.source} needs a term, phrase or wildcard on each side", near.column
+            )
+        shared = left.fields & right.fields
+        if not shared:
+            raise QuerySyntaxError(
+                f"the two sides of {near.source} search different fields", near.column
+            )
+        if self._peek().kind == "NEAR":
+            raise QuerySyntaxError(
+                "NEAR cannot be chained: join NEAR expressions with AND", self._peek().column
+            )
+        return Near(left, right, near.distance, shared)
+
+    def _primary(self, fields: frozenset[str], depth: int, prefix: str = "") -> Node:
+        token = self._next()
+        if token.kind == "(":
+            if depth >= MAX_DEPTH:
+                raise QuerySyntaxError(
+                    f"parentheses are nested more than {MAX_DEPTH} deep", token.column
+                )
+            if self._peek().kind == ")":
+                raise QuerySyntaxError("empty parentheses", token.column)
+            if self._peek().kind == "END":
+                raise QuerySyntaxError("unbalanced parenthesis", token.column)
+            node = self._or(fields, depth + 1)
+            if self._peek().kind != ")":
+                raise QuerySyntaxError("unbalanced parenthesis", token.column)
+            self._next()
+            return node
+        if token.kind == "FIELD":
+            following = self._peek()
+            if following.kind == "FIELD":
+                raise QuerySyntaxError(
+                    f"{token.source} cannot be followed by another field", following.column
+                )
+            if following.kind not in ("TERM", "PHRASE", "EXACT", "("):
+                raise QuerySyntaxError(
+                    f"{token.source} must be followed by a term, phrase or group", token.column
+                )
+            return self._primary(frozenset({token.value}), depth, prefix=token.source)
+        if token.kind in ("TERM", "PHRASE", "EXACT"):
+            return self._term(token, fields, prefix)
+        raise self._missing_term(token)
+
+    def _missing_term(self, token: _Token) -> QuerySyntaxError:
+        previous = self._previous()
+        if previous is None or previous.kind == "(":
+            if token.kind == ")":
+                return QuerySyntaxError("unbalanced parenthesis", token.column)
+            return QuerySyntaxError(f"missing a term before {token.source}", token.column)
+        return QuerySyntaxError(f"missing a term after {previous.source}", previous.column)
+
+    def _term(self, token: _Token, fields: frozenset[str], prefix: str) -> Term:
+        self._terms += 1
+        if self._terms > MAX_TERMS:
+            raise QuerySyntaxError(f"the query has more than {MAX_TERMS} terms", token.column)
+        case_sensitive = token.kind == "EXACT"
+        if token.kind == "TERM":
+            words = _chunk_words(token.value, token.column, case_sensitive)
+        else:
+            words = []
+            for chunk in re.finditer(r"\S+", token.value):
+                column = token.column + 1 + chunk.start()
+                words.extend(_chunk_words(chunk.group(), column, case_sensitive))
+        if not words:
+            what = "term" if token.kind == "TERM" else "phrase"
+            raise QuerySyntaxError(
+                f"the {what} {token.source} has no letters or digits to search for", token.column
+            )
+        return Term(prefix + token.source, tuple(words), fields, case_sensitive, token.column)
+
+
+def _chunk_words(chunk: str, column: int, case_sensitive: bool) -> list[Word]:
+    """The words of one space-free piece of a term, the last one a prefix if it ends in *."""
+    star = chunk.find("*")
+    wildcard = star >= 0
+    if wildcard:
+        if star != len(chunk) - 1:
+            raise QuerySyntaxError("* is only allowed at the end of a word", column + star)
+        chunk = chunk[:-1]
+    words: list[Word] = []
+    raw_words = tokenise(chunk)
+    for index, raw in enumerate(raw_words):
+        form = raw if case_sensitive else fold(raw)
+        last = index == len(raw_words) - 1
+        if wildcard and last and len(form) < MIN_PREFIX:
+            raise QuerySyntaxError(
+                f"a wildcard needs at least {MIN_PREFIX} characters before *", column + star
+            )
+        if is_unspaced(raw):
+            words.append(Word("substring", form))
+        elif wildcard and last:
+            words.append(Word("prefix", form))
+        else:
+            words.append(Word("word", stem(form)))
+    if wildcard and not raw_words:
+        raise QuerySyntaxError(
+            f"a wildcard needs at least {MIN_PREFIX} characters before *", column + star
+        )
+    return words

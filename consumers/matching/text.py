@@ -1,0 +1,144 @@
+"""Words, folding and stemming, applied identically to query terms and to article text.
+
+Both sides go through the same functions, so a query term matches a word of the text exactly
+when their normalised forms are equal; the rules only need to be consistent, not linguistic.
+
+Words
+    The text is NFKC-normalised (full-width letters, ligatures), then split into words: runs
+    of letters, digits and combining marks. Everything else separates words, hyphens included,
+    so "Hong-Kong" is the two words "Hong" "Kong". An apostrophe (' or ’) inside a word splits
+    it as well, once a possessive ending has been removed (below).
+    Characters of scripts written without spaces between words (Han, Hiragana, Katakana,
+    Hangul, Thai, Lao, Khmer, Myanmar) form their own *unspaced* words, split off from any
+    adjacent Latin letters; query terms match those as substrings ("中国" in "中国人民银行").
+
+Folding, for case-insensitive terms (everything except backquoted terms)
+    casefold, then strip Latin combining accents: "Été" and "ete" fold alike. Backquoted terms
+    compare the NFKC text as it is.
+
+Light stemmer
+    1. possessive: a trailing 's, ’s or bare apostrophe is removed (China's → China,
+       investors' → investors); done while splitting words, before apostrophes split them.
+    2. "ies" → "y" when the word is longer than 4 characters (companies → company; ties stays).
+    3. "es" is dropped after ss, zz, x, ch and sh (classes → class, taxes → tax).
+    4. a final "s" is dropped when the word is longer than 3 characters and does not end in
+       ss, us or is (ICOs → ICO, cuts → cut, rates → rate, cases → case; us, gas, boss,
+       status and crisis stay as they are).
+    "news", "series" and "species" are left alone. Suffixes are recognised in either case, so
+    the same rules serve backquoted terms ("ICOs" → "ICO").
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+import unicodedata
+
+_APOSTROPHES = "'\u2019"
+# Scripts written without spaces between words; each run is one "unspaced" word.
+_UNSPACED_CLASS = (
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u1000-\u109f"  # Myanmar
+    "\u1100-\u11ff"  # Hangul Jamo
+    "\u1780-\u17ff"  # Khmer
+    "\u2e80-\u2fdf"  # CJK radicals, Kangxi radicals
+    "\u3005-\u3007"  # 々 〆 〇
+    "\u3040-\u309f"  # Hiragana
+    "\u30a1-\u30fa\u30fc-\u30ff"  # Katakana (without the ・ middle dot and ゠)
+    "\u3130-\u318f"  # Hangul compatibility Jamo
+    "\u31f0-\u31ff"  # Katakana phonetic extensions
+    "\u3400-\u4dbf"  # CJK extension A
+    "\u4e00-\u9fff"  # CJK unified ideographs
+    "\ua960-\ua97f"  # Hangul Jamo extended A
+    "\uac00-\ud7ff"  # Hangul syllables, Jamo extended B
+    "\uf900-\ufaff"  # CJK compatibility ideographs
+    "\U00020000-\U0003134f"  # CJK extensions B to G
+)
+_UNSPACED = re.compile(f"[{_UNSPACED_CLASS}]")
+_SCRIPT_RUNS = re.compile(f"[{_UNSPACED_CLASS}]+|[^{_UNSPACED_CLASS}]+")
+_SPLIT_APOSTROPHES = re.compile(f"[{_APOSTROPHES}]+")
+_LATIN_ACCENTS = re.compile("[\u0300-\u036f]")
+_NOT_PLURALS = frozenset({"news", "series", "species"})
+
+
+@functools.cache
+def _word_pattern() -> re.Pattern[str]:
+    """Words: letters and digits with the combining marks inside them (Thai vowels, Devanagari
+    matras), which Python's \\w does not include. Built on first use: it scans Unicode once."""
+    marks = []
+    start = previous = -1
+    for code in range(sys.maxunicode + 1):
+        if unicodedata.category(chr(code)).startswith("M"):
+            if start < 0:
+                start = code
+            previous = code
+        elif start >= 0:
+            marks.append(f"{re.escape(chr(start))}-{re.escape(chr(previous))}")
+            start = -1
+    piece = rf"[^\W_]+(?:[{''.join(marks)}]+[^\W_]*)*"
+    return re.compile(f"{piece}(?:[{_APOSTROPHES}]{piece})*[{_APOSTROPHES}]?")
+
+
+def normalise(text: str) -> str:
+    """NFKC, so full-width forms and ligatures compare equal to their plain letters."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
+def fold(word: str) -> str:
+    """Case- and accent-insensitive form of one word (already NFKC)."""
+    if word.isascii():
+        return word.lower()
+    stripped = _LATIN_ACCENTS.sub("", unicodedata.normalize("NFD", word.casefold()))
+    return unicodedata.normalize("NFC", stripped)
+
+
+def stem(word: str) -> str:
+    """Fold plural forms (see the module docstring); possessives are handled by `tokenise`."""
+    n = len(word)
+    if n <= 3 or word[-1] not in "sS":
+        return word
+    if word.lower() in _NOT_PLURALS:
+        return word
+    tail = word[-4:].lower()
+    if tail[-3:] == "ies":
+        if n <= 4:
+            return word
+        return word[:-3] + ("Y" if word[-3] == "I" else "y")
+    if tail in ("sses", "zzes", "ches", "shes") or tail[-3:] == "xes":
+        return word[:-2]
+    if tail[-2:] in ("ss", "us", "is"):
+        return word
+    return word[:-1]
+
+
+def is_unspaced(word: str) -> bool:
+    """True for a word of a script written without spaces (matched as a substring)."""
+    return not word.isascii() and _UNSPACED.match(word) is not None
+
+
+def tokenise(text: str) -> list[str]:
+    """Split text into words (NFKC, possessives removed, not folded), in order."""
+    words: list[str] = []
+    for match in _word_pattern().finditer(normalise(text)):
+        word = match.group()
+        if word.isascii() or _UNSPACED.search(word) is None:
+            _add_words(word, words)
+            continue
+        for run in _SCRIPT_RUNS.findall(word):
+            if _UNSPACED.match(run):
+                words.append(run)
+            else:
+                _add_words(run, words)
+    return words
+
+
+def _add_words(word: str, words: list[str]) -> None:
+    if "'" not in word and "\u2019" not in word:
+        words.append(word)
+        return
+    if len(word) > 1 and word[-2] in _APOSTROPHES and word[-1] in "sS":
+        word = word[:-2]
+    elif word[-1] in _APOSTROPHES:
+        word = word[:-1]
+    words.extend(part for part in _SPLIT_APOSTROPHES.split(word) if part)
