@@ -55,7 +55,13 @@ async def post(
     request_headers = {**headers, "accept-encoding": "identity"}
     try:
         async with client.stream(
-            "POST", url, content=content, headers=request_headers, timeout=http_timeout
+            "POST",
+            url,
+            content=content,
+            headers=request_headers,
+            timeout=http_timeout,
+            # A redirect would re-POST past the address check to a host nobody configured.
+            follow_redirects=False,
         ) as response:
             body = await _read_capped(response)
             return Reply(response.status_code, body, response.headers.get("retry-after"))
