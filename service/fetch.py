@@ -123,6 +123,10 @@ class Fetcher:
                     hop = await self._request(url, host, headers)
                 except httpx.TimeoutException:
                     raise
+                except httpx.InvalidURL:
+                    error = FetchError(f"The URL for {host} is not valid.")
+                    error.retriable = False
+                    raise error from None
                 except httpx.HTTPError as exc:
                     raise FetchError(f"Request to {host} failed ({_describe(exc)}).") from None
             if isinstance(hop, FetchResult):

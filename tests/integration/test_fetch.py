@@ -261,6 +261,13 @@ async def test_redirect_to_other_scheme_is_refused_every_hop(
     assert len(server.requests) == 1
 
 
+async def test_invalid_url_fails_permanently_without_echoing_it() -> None:
+    with pytest.raises(FetchError, match="not valid") as caught:
+        await fetch("http://feeds.example\x00/rss?token=s3cret")
+    assert caught.value.retriable is False
+    assert "s3cret" not in str(caught.value)
+
+
 async def test_loopback_server_is_refused_unless_allowed(server: FeedServer) -> None:
     url = server.route("/feed.xml", Reply(body=FEED))
     with pytest.raises(BlockedAddressError, match=re.escape("127.0.0.1")):
