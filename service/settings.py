@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -42,6 +43,15 @@ from service.yamlconf import Loc, describe_yaml_error, load_yaml
 DEFAULT_CONFIG = Path("config/newsalert.yaml")
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _at_least_a_second(v: float) -> float:
+    if v < 1:
+        raise ValueError("interval must be at least 1s")
+    return v
+
+
+Interval = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_at_least_a_second)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
@@ -107,7 +117,7 @@ class KafkaSettings(_Section):
 
 
 class PollingSettings(_Section):
-    interval: Duration = 300.0
+    interval: Interval = 300.0
     backfill: BackfillSetting = Backfill("newer_than", seconds=86400.0)
     timeout: Duration = 20.0
     max_body: Size = 10 * 1024 * 1024
@@ -118,13 +128,6 @@ class PollingSettings(_Section):
     seen_retention: Duration = 90 * 86400.0
     max_backoff: Duration = 3600.0
     user_agent: str = "newsalert/0.1 (feed alert service)"
-
-    @field_validator("interval")
-    @classmethod
-    def _interval_floor(cls, v: float) -> float:
-        if v < 1:
-            raise ValueError("interval must be at least 1s")
-        return v
 
 
 class NetworkSettings(_Section):
@@ -148,7 +151,7 @@ class DeliveryOverrides(_Section):
 class FeedConfig(_Section):
     name: Name
     url: str
-    interval: Duration | None = None
+    interval: Interval | None = None
     backfill: BackfillSetting | None = None
     allow_private: bool | None = None
 
@@ -322,8 +325,7 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
         settings = _build_settings(loaded.data, env)
     except ValidationError as exc:
         problems.extend(_describe_validation(exc, where, loaded.positions, loaded.data))
-    if settings is not None:
-        problems.extend(_cross_check(settings, where, loaded.positions))
+    problems.extend(_cross_check(loaded.data, where, loaded.positions))
     if problems:
         raise ConfigError(problems)
     assert settings is not None
@@ -338,7 +340,10 @@ def _build_settings(data: dict[str, Any], environ: Mapping[str, str]) -> Setting
         _ENVIRON.reset(token)
 
 
-def _cross_check(s: Settings, where: str, positions: dict[Loc, tuple[int, int]]) -> list[str]:
+def _cross_check(
+    data: dict[str, Any], where: str, positions: dict[Loc, tuple[int, int]]
+) -> list[str]:
+    """Rules across entries, checked on the raw data so they are reported with the type errors."""
     from consumers.matching import QuerySyntaxError, parse_query
 
     problems: list[str] = []
@@ -346,37 +351,42 @@ def _cross_check(s: Settings, where: str, positions: dict[Loc, tuple[int, int]])
     def report(loc: Loc, msg: str) -> None:
         problems.append(f"{_position(where, positions, loc)}{_dotted(loc)}: {msg}")
 
-    sections = (
-        ("feeds", [f.name for f in s.feeds]),
-        ("watchlists", [w.name for w in s.watchlists]),
-        ("destinations", [d.name for d in s.destinations]),
-    )
-    for section, names in sections:
+    def entries(section: str) -> list[tuple[int, dict[str, Any]]]:
+        value = data.get(section)
+        if not isinstance(value, list):
+            return []
+        return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
+
+    for section in ("feeds", "watchlists", "destinations"):
         seen: set[str] = set()
-        for i, name in enumerate(names):
-            if name in seen:
+        for i, item in entries(section):
+            name = item.get("name")
+            if isinstance(name, str) and name in seen:
                 report((section, i, "name"), f"duplicate name '{name}': names must be unique")
-            seen.add(name)
-    dest_names = {d.name for d in s.destinations}
-    for i, wl in enumerate(s.watchlists):
-        for j, dest in enumerate(wl.destinations):
-            if dest not in dest_names:
+            seen.add(str(name))
+    dest_names = {str(d.get("name")) for _, d in entries("destinations")}
+    for i, wl in entries("watchlists"):
+        name = wl.get("name")
+        targets = wl.get("destinations")
+        for j, dest in enumerate(targets if isinstance(targets, list) else []):
+            if isinstance(dest, str) and dest not in dest_names:
                 hint = _suggest(dest, dest_names)
                 report(
                     ("watchlists", i, "destinations", j),
-                    f"watchlist '{wl.name}' names destination '{dest}', which is not defined{hint}",
+                    f"watchlist '{name}' names destination '{dest}', which is not defined{hint}",
                 )
-        try:
-            parse_query(wl.query)
-        except QuerySyntaxError as exc:
-            report(
-                ("watchlists", i, "query"),
-                f"watchlist '{wl.name}': query column {exc.column}: {exc}",
-            )
-    if not s.feeds:
-        report(("feeds",), "no feeds configured: add at least one under feeds:")
-    if not s.watchlists:
-        report(("watchlists",), "no watchlists configured: add at least one under watchlists:")
+        query = wl.get("query")
+        if isinstance(query, str) and query.strip():
+            try:
+                parse_query(query)
+            except QuerySyntaxError as exc:
+                report(
+                    ("watchlists", i, "query"),
+                    f"watchlist '{name}': query column {exc.column}: {exc}",
+                )
+    for section in ("feeds", "watchlists"):
+        if not data.get(section):
+            report((section,), f"no {section} configured: add at least one under {section}:")
     return problems
 
 

@@ -43,7 +43,7 @@ def describe_yaml_error(exc: yaml.YAMLError) -> tuple[int, int, str]:
     mark = getattr(exc, "problem_mark", None)
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = getattr(exc, "problem", None) or str(exc)
-    if "\t" in problem or "tab" in problem:
+    if "\t" in problem or "'\\t'" in problem or "tab" in problem:
         problem += " (YAML indentation must use spaces, not tabs)"
     context = getattr(exc, "context", None)
     reason = f"{context}, {problem}" if context else str(problem)
