@@ -61,12 +61,12 @@ def test_good_config_loads_with_defaults_and_env(tmp_path: Path) -> None:
 def test_environment_overrides_file(tmp_path: Path) -> None:
     env = {
         **ENV,
-        "NEWSALERT_STATE_DIR": "/tmp/elsewhere",
+        "NEWSALERT_STATE_DIR": "/srv/newsalert-state",
         "NEWSALERT_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:9092",
         "NEWSALERT_DELIVERY__MAX_ATTEMPTS": "3",
     }
     settings = load_settings(write(tmp_path, GOOD), env)
-    assert str(settings.state_dir) == "/tmp/elsewhere"
+    assert str(settings.state_dir) == "/srv/newsalert-state"
     assert settings.kafka is not None and settings.kafka.bootstrap_servers == "127.0.0.1:9092"
     assert settings.delivery.max_attempts == 3
 
