@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from consumers.matching import QuerySyntaxError, parse_query
+from consumers.matching import Document, QuerySyntaxError, compile_watchlists, parse_query
 from consumers.matching.query import And, Near, Node, Not, Or, Term
 
 
@@ -202,3 +204,58 @@ def test_queries_at_the_limits_are_accepted(query: str) -> None:
 def test_query_syntax_error_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unbalanced parenthesis"):
         parse_query("(a")
+
+
+QUERY_PIECES = st.sampled_from(
+    [
+        "China",
+        "ico",
+        "`ICO`",
+        '"Hong Kong"',
+        '"',
+        "`",
+        "(",
+        ")",
+        "AND",
+        "OR",
+        "NOT",
+        "NEAR/3",
+        "NEAR/0",
+        "NEAR",
+        "cut*",
+        "c*",
+        "*",
+        "title:",
+        "link:",
+        "author:",
+        "中国",
+        "&",
+        "-",
+        "'s",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(pieces=st.lists(QUERY_PIECES, max_size=25), separators=st.lists(st.sampled_from(" \t(")))
+def test_any_query_parses_or_fails_with_a_column(pieces: list[str], separators: list[str]) -> None:
+    query = "".join(
+        piece + (separators[i] if i < len(separators) else " ") for i, piece in enumerate(pieces)
+    )
+    try:
+        parse_query(query)
+    except QuerySyntaxError as error:
+        assert 1 <= error.column <= len(query) + 1
+        assert error.message and "\n" not in error.message
+    else:  # whatever parses also evaluates
+        matcher = compile_watchlists([("w", query)])
+        matcher.match(Document(title="China's ICO: 中国 cuts", summary="Hong Kong", link="x"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(query=st.text(max_size=200))
+def test_arbitrary_text_parses_or_fails_with_a_column(query: str) -> None:
+    try:
+        parse_query(query)
+    except QuerySyntaxError as error:
+        assert 1 <= error.column <= len(query) + 1
