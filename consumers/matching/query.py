@@ -9,8 +9,10 @@ Grammar, loosest binding first (operators are uppercase; "and", "or", "not" are 
     near    := primary ["NEAR/" N primary]     both sides a term, phrase or wildcard; 1 <= N <= 50
     primary := FIELD ":" primary | "(" or ")" | term | "phrase" | `exact`
 
-A field (title, summary, feed, link) applies to the term, phrase or group that follows it;
-without one a term searches title and summary. `cut*` is a trailing wildcard (at least two
+A field (title, summary, feed, link; any case) applies to the term, phrase or group that
+follows it, the innermost field winning; without one a term searches title and summary.
+`a NEAR/N b` holds when both occur in one field at distinct positions at most N words apart
+(NEAR/1: adjacent), in either order. `cut*` is a trailing wildcard (at least two
 characters before the star, also inside phrases). Terms are split into words by the same rules
 as article text (see `text`), so a term such as `Hong-Kong` or `U.S.` is a phrase.
 """
