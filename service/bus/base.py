@@ -21,7 +21,8 @@ class Record:
     topic: str
     key: str
     value: bytes
-    position: int  # transport-specific, opaque to stages; only passed back to commit()
+    partition: int  # the embedded transport has one partition per topic
+    offset: int
 
 
 class Consumer(Protocol):

@@ -59,12 +59,12 @@ class EmbeddedConsumer:
                 except TimeoutError:
                     return []
                 rows = await self._bus._store.read_messages(self._topic, self._group, max_records)
-        return [Record(self._topic, key, value, seq) for seq, key, value in rows]
+        return [Record(self._topic, key, value, 0, seq) for seq, key, value in rows]
 
     async def commit(self, records: Sequence[Record]) -> None:
         if records:
             await self._bus._store.commit_offset(
-                self._topic, self._group, max(r.position for r in records)
+                self._topic, self._group, max(r.offset for r in records)
             )
 
     async def close(self) -> None:
