@@ -57,6 +57,7 @@ class FeedStateStore(Protocol):
 class PollOutcome:
     feed: str
     status: str  # "ok", "not_modified" or "error"
+    next_poll_at: float
     items: int = 0
     published: int = 0
     error: str | None = None
@@ -81,6 +82,7 @@ class Poller:
         self._metrics = metrics
         self._clock = clock
         self._rand = rand
+        self._running: dict[str, asyncio.Task[PollOutcome]] = {}
 
     async def poll_feed(self, feed: FeedConfig) -> PollOutcome:
         bound = log.bind(feed=feed.name)
@@ -94,14 +96,16 @@ class Poller:
                 allow_private=self._settings.feed_allow_private(feed),
             )
             if result.status == 304:
-                await self._record_success(feed, state, now, result, seen=())
+                next_at = await self._record_success(feed, state, now, result, seen=())
                 self._metrics.feed_polls.labels(feed.name, "not_modified").inc()
                 bound.debug("feed_not_modified")
-                return PollOutcome(feed.name, "not_modified")
+                return PollOutcome(feed.name, "not_modified", next_at)
             articles = await self._parse(feed, result)
             new = await self._new_articles(feed, state, articles)
             await self._bus.publish(ARTICLES, [(a.id, a.model_dump_json().encode()) for a in new])
-            await self._record_success(feed, state, now, result, seen=[a.id for a in articles])
+            next_at = await self._record_success(
+                feed, state, now, result, seen=[a.id for a in articles]
+            )
         except FeedError as exc:
             return await self._record_failure(feed, state, now, exc, bound)
         except Exception as exc:  # a parser bug must not stop the other feeds
@@ -113,7 +117,7 @@ class Poller:
         self._metrics.articles_polled.labels(feed.name).inc(len(articles))
         self._metrics.articles_published.labels(feed.name).inc(len(new))
         bound.info("feed_polled", items=len(articles), new=len(new), status=result.status)
-        return PollOutcome(feed.name, "ok", items=len(articles), published=len(new))
+        return PollOutcome(feed.name, "ok", next_at, items=len(articles), published=len(new))
 
     async def _parse(self, feed: FeedConfig, result: FetchResult) -> list[Article]:
         # feedparser is CPU-bound and synchronous: keep it off the event loop.
@@ -147,7 +151,7 @@ class Poller:
         now: float,
         result: FetchResult,
         seen: Sequence[str],
-    ) -> None:
+    ) -> float:
         interval = self._settings.feed_interval(feed)
         new_state = replace(
             state,
@@ -164,6 +168,7 @@ class Poller:
             log.info("feed_recovered", feed=feed.name, after_failures=state.consecutive_failures)
         self._metrics.feed_consecutive_failures.labels(feed.name).set(0)
         await self._store.save_feed_state(new_state, seen)
+        return new_state.next_poll_at
 
     async def _record_failure(
         self,
@@ -202,7 +207,7 @@ class Poller:
             failures=failures,
             retry_in_s=round(next_at - now, 1),
         )
-        return PollOutcome(feed.name, "error", error=str(exc))
+        return PollOutcome(feed.name, "error", next_at, error=str(exc))
 
     async def poll_all(self, feeds: Sequence[FeedConfig]) -> list[PollOutcome]:
         """Poll each feed once, `polling.concurrency` at a time."""
@@ -214,35 +219,53 @@ class Poller:
 
         return list(await asyncio.gather(*(one(f) for f in feeds)))
 
-    async def run(self, feeds: Sequence[FeedConfig], stop: asyncio.Event) -> None:
-        """Poll every feed when it is due until `stop` is set; in-flight polls finish first."""
+    async def run(
+        self, feeds: Sequence[FeedConfig] | Callable[[], Sequence[FeedConfig]], stop: asyncio.Event
+    ) -> None:
+        """Poll every feed when it is due until `stop` is set; in-flight polls finish first.
+
+        `feeds` may be a callable: in Kafka mode the feeds this poller owns change with the
+        group's assignment, and a feed that comes back has its schedule re-read from its state.
+        """
+        current = feeds if callable(feeds) else (lambda: feeds)
         limit = asyncio.Semaphore(self._settings.polling.concurrency)
         due: dict[str, float] = {}
-        for feed in feeds:
-            state = await self._store.feed_state(feed.name, feed.url)
-            due[feed.name] = state.next_poll_at
-        running: dict[str, asyncio.Task[PollOutcome]] = {}
 
         async def one(feed: FeedConfig) -> PollOutcome:
             async with limit:
                 return await self.poll_feed(feed)
 
         while not stop.is_set():
+            active = list(current())
+            for name in set(due) - {f.name for f in active}:
+                del due[name]  # no longer ours; re-read its state if it comes back
             now = self._clock()
-            for feed in feeds:
-                if feed.name not in running and due[feed.name] <= now:
-                    running[feed.name] = asyncio.create_task(one(feed), name=f"poll:{feed.name}")
-            for name, task in list(running.items()):
-                if task.done():
-                    del running[name]
-                    task.result()  # poll_feed catches feed errors; anything else is a bug
-                    state = await self._store.feed_state(
-                        name, next(f.url for f in feeds if f.name == name)
+            for feed in active:
+                if feed.name in self._running:
+                    continue
+                if feed.name not in due:
+                    due[feed.name] = (
+                        await self._store.feed_state(feed.name, feed.url)
+                    ).next_poll_at
+                if due[feed.name] <= now:
+                    self._running[feed.name] = asyncio.create_task(
+                        one(feed), name=f"poll:{feed.name}"
                     )
-                    due[name] = state.next_poll_at
-            pending_due = [due[f.name] for f in feeds if f.name not in running]
-            wait = min([*(d - now for d in pending_due), 1.0]) if pending_due else 1.0
+            for name, task in list(self._running.items()):
+                if task.done():
+                    del self._running[name]
+                    # poll_feed catches feed errors; anything raised here is a bug: crash loudly.
+                    outcome = task.result()
+                    if name in due:
+                        due[name] = outcome.next_poll_at
+            waiting = [d for name, d in due.items() if name not in self._running]
+            wait = min([*(d - now for d in waiting), 1.0])
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(wait, 0.05))
-        if running:
-            await asyncio.gather(*running.values(), return_exceptions=True)
+        await self.wait_for(list(self._running))
+
+    async def wait_for(self, names: Sequence[str], timeout: float | None = None) -> None:
+        """Wait until polls of these feeds that are under way have finished (and saved state)."""
+        tasks = [self._running[n] for n in names if n in self._running]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)

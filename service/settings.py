@@ -110,6 +110,8 @@ class KafkaSettings(_Section):
     partitions: int = Field(default=6, ge=1, le=1000)
     replication_factor: int = Field(default=1, ge=1, le=10)
     client_id: str = "newsalert"
+    # A role that cannot reach the broker for this long exits non-zero so its supervisor restarts it.
+    broker_timeout: Duration = 30.0
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
