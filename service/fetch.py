@@ -9,6 +9,7 @@ bomb stops at the cap), a cap on redirects, and every hop checked by the address
 from __future__ import annotations
 
 import asyncio
+import ssl
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,11 +19,12 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 import structlog
 
 from service.errors import FetchError
-from service.netguard import check_url
+from service.netguard import PinnedBackend, Resolver, check_url, private_allowed, system_resolve
 
 log = structlog.get_logger(__name__)
 
@@ -57,12 +59,25 @@ class FetchResult:
     content_type: str | None
 
 
-def make_client(limits: FetchLimits) -> httpx.AsyncClient:
-    """The one HTTP client of a process. Redirects are followed by hand, hop by hop."""
+def make_client(
+    limits: FetchLimits,
+    *,
+    resolver: Resolver = system_resolve,
+    verify: ssl.SSLContext | bool = True,
+) -> httpx.AsyncClient:
+    """The one HTTP client of a process. Redirects are followed by hand, hop by hop.
+
+    Every connection goes through `PinnedBackend`: it connects only to addresses it checked,
+    under the policy the caller sets with `netguard.private_allowed`. An explicit transport
+    also means proxy variables from the environment are not used (a proxy would connect for
+    us, past the check).
+    """
+    http_limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     return httpx.AsyncClient(
+        transport=_PinnedTransport(http_limits, PinnedBackend(resolver=resolver), verify),
         follow_redirects=False,
         timeout=httpx.Timeout(limits.timeout, connect=min(limits.timeout, 10.0)),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        limits=http_limits,
         headers={
             "User-Agent": limits.user_agent,
             "Accept": ACCEPT,
@@ -71,12 +86,40 @@ def make_client(limits: FetchLimits) -> httpx.AsyncClient:
     )
 
 
+class _PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport (error mapping, streaming) over a pool that uses our backend.
+
+    httpx offers no argument for the network backend, so the pool it built is replaced by an
+    identical one that has it (httpx is pinned below 0.29; test_network_safety fails if this
+    stops working).
+    """
+
+    def __init__(
+        self, limits: httpx.Limits, backend: PinnedBackend, verify: ssl.SSLContext | bool
+    ) -> None:
+        super().__init__(limits=limits, verify=verify)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
+
+
 class Fetcher:
     """Fetches feed URLs through a shared client, within `FetchLimits`."""
 
-    def __init__(self, client: httpx.AsyncClient, limits: FetchLimits) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        limits: FetchLimits,
+        *,
+        resolver: Resolver = system_resolve,
+    ) -> None:
         self._client = client
         self._limits = limits
+        self._resolver = resolver  # for the early check; the client's backend has its own
         # One slot pool per host; hosts come from config (and their redirects), so few.
         self._slots: dict[str, asyncio.Semaphore] = {}
 
@@ -116,11 +159,12 @@ class Fetcher:
     ) -> FetchResult:
         seen = {url}
         for _ in range(self._limits.max_redirects + 1):
-            await check_url(url, allow_private=allow_private)
+            await check_url(url, allow_private=allow_private, resolver=self._resolver)
             host = _host(url)
             async with self._slot(host, deadline):
                 try:
-                    hop = await self._request(url, host, headers)
+                    with private_allowed(allow_private):
+                        hop = await self._request(url, host, headers)
                 except httpx.TimeoutException:
                     raise
                 except httpx.InvalidURL:

@@ -5,8 +5,11 @@ to make the service probe its own network (cloud metadata at 169.254.169.254, ad
 localhost). The guard resolves the host and refuses if ANY answer is non-public, so a name with
 one public and one private record cannot slip through.
 
-Known limit: the HTTP client resolves the name again when it connects, so a DNS server that
-answers differently the second time (DNS rebinding) is not caught here.
+`check_url` is the early, readable refusal. The binding one is `PinnedBackend`: the HTTP
+client's network backend resolves the name itself, checks every answer, and connects to the
+address it checked, so a DNS server that answers differently the second time (DNS rebinding)
+gains nothing. The per-request policy reaches it through a context variable that the caller
+sets around the request with `private_allowed(...)`; unset, private addresses are refused.
 """
 
 from __future__ import annotations
@@ -14,11 +17,28 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from urllib.parse import urlsplit
+
+import httpcore
+from httpcore import AsyncNetworkBackend, AsyncNetworkStream
 
 from service.errors import BlockedAddressError, FetchError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# host, port -> every address of host (tests pass fakes: no test may use real DNS)
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+
+
+async def system_resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address the system resolver gives for `host`; OSError when it gives none."""
+    loop = asyncio.get_running_loop()
+    answers = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    # A scoped IPv6 answer ("fe80::1%eth0") carries its zone after "%"; the address is before it.
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in answers]
+
 
 # Spelled out from the IANA special-purpose registries rather than read off `is_global`, whose
 # answers changed between Python patch releases (CVE-2024-4032).
@@ -81,7 +101,7 @@ def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-async def check_url(url: str, *, allow_private: bool) -> None:
+async def check_url(url: str, *, allow_private: bool, resolver: Resolver | None = None) -> None:
     """Raise unless `url` is http(s) and, unless allowed, every address of its host is public.
 
     Messages name the host only: the path and query of a feed or webhook URL can be secrets.
@@ -100,7 +120,8 @@ async def check_url(url: str, *, allow_private: bool) -> None:
         raise _permanent("The URL has no host.")
     if allow_private:
         return
-    for ip in await _resolve(host, port or (443 if parts.scheme == "https" else 80)):
+    default_port = 443 if parts.scheme == "https" else 80
+    for ip in await _resolve(host, port or default_port, resolver or system_resolve):
         if not is_public_address(ip):
             raise BlockedAddressError(
                 f"Refused to connect to {host}: it resolves to the non-public address {ip}"
@@ -108,18 +129,15 @@ async def check_url(url: str, *, allow_private: bool) -> None:
             )
 
 
-async def _resolve(host: str, port: int) -> list[IPAddress]:
+async def _resolve(host: str, port: int, resolver: Resolver = system_resolve) -> list[IPAddress]:
     try:
-        return [ipaddress.ip_address(host)]  # a literal needs no DNS
+        return [ipaddress.ip_address(host.strip("[]"))]  # a literal needs no DNS
     except ValueError:
         pass
-    loop = asyncio.get_running_loop()
     try:
-        answers = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = await resolver(host, port)
     except (OSError, UnicodeError) as exc:
         raise FetchError(f"Could not resolve {host} ({_reason(exc)}).") from None
-    # A scoped IPv6 answer ("fe80::1%eth0") carries its zone after "%"; the address is before it.
-    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in answers]
     if not addresses:
         raise FetchError(f"Could not resolve {host} (no addresses).")
     return addresses
@@ -134,3 +152,77 @@ def _permanent(message: str) -> FetchError:
     error = FetchError(message)
     error.retriable = False
     return error
+
+
+# --- DNS pinning: the check that binds ------------------------------------------------------
+
+_ALLOW_PRIVATE: ContextVar[bool] = ContextVar("newsalert_allow_private", default=False)
+
+
+@contextmanager
+def private_allowed(allow: bool) -> Iterator[None]:
+    """Within this block (and the tasks it starts), `PinnedBackend` connections follow `allow`."""
+    token = _ALLOW_PRIVATE.set(allow)
+    try:
+        yield
+    finally:
+        _ALLOW_PRIVATE.reset(token)
+
+
+class PinnedBackend(AsyncNetworkBackend):
+    """An httpcore network backend that connects only to addresses it has resolved and checked.
+
+    TLS is unaffected: httpcore starts TLS on the returned stream with the URL's host name as
+    SNI and for certificate checks, and the Host header comes from the URL, not the address.
+    """
+
+    def __init__(
+        self, inner: AsyncNetworkBackend | None = None, resolver: Resolver = system_resolve
+    ) -> None:
+        self._inner = inner or httpcore.AnyIOBackend()
+        self._resolver = resolver
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> AsyncNetworkStream:
+        try:
+            addresses = await _resolve(host, port, self._resolver)
+        except FetchError as exc:
+            raise httpcore.ConnectError(str(exc)) from None
+        if not _ALLOW_PRIVATE.get():
+            for ip in addresses:
+                if not is_public_address(ip):
+                    raise BlockedAddressError(
+                        f"Refused to connect to {host}: it resolves to the non-public address"
+                        f" {ip} (set allow_private to permit it)."
+                    )
+        last: Exception | None = None
+        for ip in addresses:  # in the resolver's order, as a browser without Happy Eyeballs
+            try:
+                return await self._inner.connect_tcp(
+                    str(ip),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None  # _resolve never returns an empty list
+        raise last
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> AsyncNetworkStream:
+        raise httpcore.ConnectError("Unix sockets are not used for feeds or destinations.")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)

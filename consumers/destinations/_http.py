@@ -54,17 +54,24 @@ async def post(
     # Identity encoding keeps a compressed error page from growing past the read cap.
     request_headers = {**headers, "accept-encoding": "identity"}
     try:
-        async with client.stream(
-            "POST",
-            url,
-            content=content,
-            headers=request_headers,
-            timeout=http_timeout,
-            # A redirect would re-POST past the address check to a host nobody configured.
-            follow_redirects=False,
-        ) as response:
-            body = await _read_capped(response)
-            return Reply(response.status_code, body, response.headers.get("retry-after"))
+        # The client's PinnedBackend checks the addresses it connects to under this policy,
+        # so a name that resolves differently at connect time is still refused.
+        with netguard.private_allowed(allow_private):
+            async with client.stream(
+                "POST",
+                url,
+                content=content,
+                headers=request_headers,
+                timeout=http_timeout,
+                # A redirect would re-POST past the address check to a host nobody configured.
+                follow_redirects=False,
+            ) as response:
+                body = await _read_capped(response)
+                return Reply(response.status_code, body, response.headers.get("retry-after"))
+    except BlockedAddressError:
+        raise DeliveryError(
+            f"{what} points at a non-public address and allow_private is off", retriable=False
+        ) from None
     except httpx.TimeoutException:
         raise DeliveryError(
             f"{what} did not answer within {http_timeout:g}s", retriable=True
