@@ -100,7 +100,7 @@ def _keep_first_entries(clean: bytes, max_items: int) -> bytes:
 
 
 def _to_article(
-    entry: Mapping[str, Any], *, feed: FeedRef, fetched_at: datetime, not_after: datetime
+    entry: dict[str, Any], *, feed: FeedRef, fetched_at: datetime, not_after: datetime
 ) -> Article:
     link = canonical_link(_entry_link(entry), feed.url)
     summary = truncate(_summary_text(entry), SUMMARY_MAX)
@@ -108,7 +108,11 @@ def _to_article(
     if not title:
         title = truncate(summary, 100) or UNTITLED
     guid = _text(entry.get("id")).strip() or link or _content_hash(title, summary)
-    published = to_utc(entry.get("published_parsed")) or to_utc(entry.get("updated_parsed"))
+    # dict.get: feedparser's own .get maps a missing updated_parsed to published_parsed with a
+    # DeprecationWarning; we want exactly what the document said.
+    published = to_utc(dict.get(entry, "published_parsed")) or to_utc(
+        dict.get(entry, "updated_parsed")
+    )
     if published is not None and published > not_after:
         published = None
     return Article(
