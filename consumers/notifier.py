@@ -33,16 +33,25 @@ from service.state import OutboxRow
 
 log = structlog.get_logger(__name__)
 
-BATCH = 50
+# One alert at a time per destination: the outbox row is claimed only while it is being sent,
+# which is what lets a Kafka notifier hand a partition over without a send left in flight.
+BATCH = 1
 
 
-class Outbox(Protocol):
-    async def enqueue(self, rows: Sequence[tuple[str, str, bytes]]) -> int: ...
+class DeliveryQueue(Protocol):
+    """Where the workers take due alerts from and record outcomes (SQLite outbox, or Kafka)."""
+
     async def due(self, destination: str, now: float, limit: int) -> list[OutboxRow]: ...
     async def next_due_at(self, destination: str) -> float | None: ...
     async def mark_delivered(self, alert_id: str, attempts: int) -> None: ...
     async def mark_retry(self, alert_id: str, attempts: int, error: str, at: float) -> None: ...
     async def mark_dead(self, alert_id: str, attempts: int, error: str) -> None: ...
+
+
+class Outbox(DeliveryQueue, Protocol):
+    """The embedded store's outbox, which also takes alerts in."""
+
+    async def enqueue(self, rows: Sequence[tuple[str, str, bytes]]) -> int: ...
 
 
 def build_destinations(settings: Settings, client: httpx.AsyncClient) -> dict[str, Destination]:
@@ -79,7 +88,7 @@ def policies_of(settings: Settings) -> dict[str, DeliveryPolicy]:
 class Notifier:
     def __init__(
         self,
-        outbox: Outbox,
+        queue: DeliveryQueue,
         destinations: Mapping[str, Destination],
         policies: Mapping[str, DeliveryPolicy],
         metrics: Metrics,
@@ -87,7 +96,7 @@ class Notifier:
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self._outbox = outbox
+        self._queue = queue
         self._destinations = destinations
         self._policies = policies
         self._metrics = metrics
@@ -95,22 +104,12 @@ class Notifier:
         self._rand = rand
         self._wake = {name: asyncio.Event() for name in destinations}
 
-    async def handle(self, records: Sequence[Record]) -> None:
-        """Take alerts from the bus into the outbox; ids already known (delivered or not) are skipped."""
-        rows: list[tuple[str, str, bytes]] = []
-        for record in records:
-            alert = Alert.model_validate_json(record.value)
-            if alert.destination not in self._destinations:
-                # The destination was removed from config since the alert was made.
-                log.warning(
-                    "alert_for_unknown_destination", alert=alert.id, destination=alert.destination
-                )
-                continue
-            rows.append((alert.id, alert.destination, record.value))
-        added = await self._outbox.enqueue(rows)
-        if added < len(rows):
-            log.info("alerts_already_known", skipped=len(rows) - added)
-        for _, destination, _ in rows:
+    def delivers_to(self, destination: str) -> bool:
+        return destination in self._destinations
+
+    def wake(self, destination: str) -> None:
+        """New alerts for `destination` are waiting: its worker looks now rather than at its next tick."""
+        if destination in self._wake:
             self._wake[destination].set()
 
     async def run(self, stop: asyncio.Event, *, until_empty: bool = False) -> None:
@@ -127,9 +126,9 @@ class Notifier:
         last_send = 0.0
         while not stop.is_set():
             wake.clear()
-            rows = await self._outbox.due(name, self._clock(), BATCH)
+            rows = await self._queue.due(name, self._clock(), BATCH)
             if not rows:
-                next_at = await self._outbox.next_due_at(name)
+                next_at = await self._queue.next_due_at(name)
                 if next_at is None and until_empty:
                     return
                 wait = 1.0 if next_at is None else min(max(next_at - self._clock(), 0.0), 1.0)
@@ -166,7 +165,7 @@ class Notifier:
         except TimeoutError:
             timeout = DeliveryError(f"no answer within {policy.timeout:g}s", retriable=True)
             return await self._failed(row, attempt, timeout, policy, bound)
-        await self._outbox.mark_delivered(row.alert_id, attempt)
+        await self._queue.mark_delivered(row.alert_id, attempt)
         self._metrics.alerts_delivered.labels(destination.name).inc()
         bound.info(
             "alert_delivered",
@@ -188,7 +187,7 @@ class Notifier:
         self._metrics.alerts_failed.labels(row.destination, str(exc.retriable).lower()).inc()
         delay = retry_delay(attempt, exc, policy, self._rand())
         if delay is None:
-            await self._outbox.mark_dead(row.alert_id, attempt, str(exc))
+            await self._queue.mark_dead(row.alert_id, attempt, str(exc))
             self._metrics.alerts_dead_lettered.labels(row.destination).inc()
             bound.error(
                 "alert_dead_lettered",
@@ -198,7 +197,7 @@ class Notifier:
                 retriable=exc.retriable,
             )
             return None
-        await self._outbox.mark_retry(row.alert_id, attempt, str(exc), self._clock() + delay)
+        await self._queue.mark_retry(row.alert_id, attempt, str(exc), self._clock() + delay)
         bound.warning(
             "alert_delivery_failed",
             alert=row.alert_id,
@@ -207,6 +206,32 @@ class Notifier:
             retry_in_s=round(delay, 2),
         )
         return delay
+
+
+class OutboxIntake:
+    """Embedded mode: alerts from the bus go into the SQLite outbox, then the workers are woken."""
+
+    def __init__(self, outbox: Outbox, notifier: Notifier) -> None:
+        self._outbox = outbox
+        self._notifier = notifier
+
+    async def handle(self, records: Sequence[Record]) -> None:
+        """Take alerts into the outbox; ids already known (delivered or not) are skipped."""
+        rows: list[tuple[str, str, bytes]] = []
+        for record in records:
+            alert = Alert.model_validate_json(record.value)
+            if not self._notifier.delivers_to(alert.destination):
+                # The destination was removed from config since the alert was made.
+                log.warning(
+                    "alert_for_unknown_destination", alert=alert.id, destination=alert.destination
+                )
+                continue
+            rows.append((alert.id, alert.destination, record.value))
+        added = await self._outbox.enqueue(rows)
+        if added < len(rows):
+            log.info("alerts_already_known", skipped=len(rows) - added)
+        for _, destination, _ in rows:
+            self._notifier.wake(destination)
 
 
 async def _wait_any(event: asyncio.Event | None, stop: asyncio.Event, timeout: float) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from consumers.matcher import MatcherStage
-from consumers.notifier import Notifier, build_destinations, policies_of
+from consumers.notifier import Notifier, OutboxIntake, build_destinations, policies_of
 from service.bus.base import ALERTS, ARTICLES
 from service.bus.embedded import EmbeddedBus
 from service.fetch import Fetcher, FetchLimits, make_client
@@ -57,6 +57,7 @@ class Embedded:
     poller: Poller
     matcher: MatcherStage
     notifier: Notifier
+    intake: OutboxIntake
 
 
 @asynccontextmanager
@@ -65,6 +66,7 @@ async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
     store = await Store.open(settings.state_dir / DB_NAME)
     client = make_client(fetch_limits(settings))
     bus = EmbeddedBus(store)
+    notifier = Notifier(store, build_destinations(settings, client), policies_of(settings), metrics)
     try:
         yield Embedded(
             settings=settings,
@@ -73,9 +75,8 @@ async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
             metrics=metrics,
             poller=Poller(settings, store, Fetcher(client, fetch_limits(settings)), bus, metrics),
             matcher=MatcherStage(settings.watchlists, bus, metrics),
-            notifier=Notifier(
-                store, build_destinations(settings, client), policies_of(settings), metrics
-            ),
+            notifier=notifier,
+            intake=OutboxIntake(store, notifier),
         )
     finally:
         await bus.close()
@@ -92,7 +93,7 @@ async def run_once(settings: Settings) -> None:
             await app.bus.consumer(ARTICLES, "matcher"), app.matcher.handle, stop, until_idle=True
         )
         taken = await consume(
-            await app.bus.consumer(ALERTS, "notifier"), app.notifier.handle, stop, until_idle=True
+            await app.bus.consumer(ALERTS, "notifier"), app.intake.handle, stop, until_idle=True
         )
         await app.notifier.run(stop, until_empty=True)
         failed = [o.feed for o in outcomes if o.status == "error"]
@@ -120,7 +121,7 @@ async def run_forever(settings: Settings, stop: asyncio.Event) -> None:
         tasks = [
             asyncio.create_task(app.poller.run(settings.feeds, intake_stop), name="poller"),
             asyncio.create_task(consume(articles, app.matcher.handle, intake_stop), name="matcher"),
-            asyncio.create_task(consume(alerts, app.notifier.handle, intake_stop), name="intake"),
+            asyncio.create_task(consume(alerts, app.intake.handle, intake_stop), name="intake"),
             asyncio.create_task(app.notifier.run(intake_stop), name="notifier"),
             asyncio.create_task(_maintain(app, intake_stop), name="maintenance"),
         ]
