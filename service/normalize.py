@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -43,13 +43,13 @@ _BREAKING_ELEMENTS = frozenset(
     }
 )  # fmt: skip
 _HTML_CHUNK = 8192
+# Unicode category Cc minus the whitespace that split() turns into spaces.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 
 
 def collapse_whitespace(text: str) -> str:
     """Runs of whitespace (including no-break spaces) become one space; control characters go."""
-    if any(unicodedata.category(ch) == "Cc" and not ch.isspace() for ch in text):
-        text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
-    return " ".join(text.split())
+    return " ".join(_CONTROL.sub("", text).split())
 
 
 class _TextExtractor(HTMLParser):
