@@ -49,6 +49,7 @@ def parse_feed(
     """Parse an RSS or Atom document into Articles; raise ParseError if it is not a feed.
 
     Only the first `max_items` entries are kept. Entries repeating an earlier id are dropped.
+    A date more than FUTURE_TOLERANCE after `fetched_at` becomes None, like any invalid date.
     """
     if not body.strip():
         raise ParseError("not an RSS or Atom feed: the response body is empty")
