@@ -1,4 +1,9 @@
-"""One document, tokenised once and looked up by every compiled query (pure, no I/O)."""
+"""One document's words, looked up by the compiled queries (pure, no I/O).
+
+`FieldView` is what evaluators read. `DocumentIndex` is the straightforward way to build views
+(tokenise, fold and stem each field on first use, with the functions of `text`); the indexed
+matcher builds the same views from its own faster analysis (`analysis.DocumentAnalysis`).
+"""
 
 from __future__ import annotations
 
@@ -14,19 +19,18 @@ _NONE: tuple[int, ...] = ()
 class FieldView:
     """The words of one field in one case mode (folded, or as written for backquoted terms).
 
-    Positions count words from 0; an unspaced run (中国人民银行) is one word.
+    Positions count words from 0; an unspaced run (中国人民银行) is one word. `stems[i]` must
+    be `text.stem(forms[i])`; callers that cache stems pass them in.
     """
 
-    __slots__ = ("_forms", "_prefix_keys", "_prefix_positions", "stems", "unspaced")
+    __slots__ = ("_forms", "_prefix_keys", "_prefix_positions", "_unspaced", "stems")
 
-    def __init__(self, forms: Sequence[str]) -> None:
+    def __init__(self, forms: Sequence[str], stems: Sequence[str] | None = None) -> None:
         self._forms = forms
         self.stems: dict[str, list[int]] = {}
-        self.unspaced: list[tuple[str, int]] = []
-        for position, form in enumerate(forms):
-            self.stems.setdefault(stem(form), []).append(position)
-            if is_unspaced(form):
-                self.unspaced.append((form, position))
+        for position, key in enumerate(stems if stems is not None else map(stem, forms)):
+            self.stems.setdefault(key, []).append(position)
+        self._unspaced: list[tuple[str, int]] | None = None
         self._prefix_keys: list[str] | None = None
         self._prefix_positions: dict[str, list[int]] = {}
 
@@ -40,7 +44,9 @@ class FieldView:
         if word.kind == "word":
             return self.stems.get(word.text, _NONE)
         if word.kind == "substring":
-            return [position for form, position in self.unspaced if word.text in form]
+            if self._unspaced is None:
+                self._unspaced = [(f, p) for p, f in enumerate(self._forms) if is_unspaced(f)]
+            return [position for form, position in self._unspaced if word.text in form]
         return self._prefixed(word.text)
 
     def _prefixed(self, prefix: str) -> Sequence[int]:

@@ -1,213 +1,179 @@
-"""Compiled watchlists evaluated against documents (pure, no I/O).
+"""The indexed matcher: evaluate only the queries a document could match (pure, no I/O).
 
-Each query is parsed and compiled once into a tree of small evaluators; `Matcher.match`
-tokenises the document once and runs every compiled query over that index. The evaluators
-collect the labels of the terms that made the query true: every true branch of an OR, all
-branches of a true AND, nothing from under a NOT. A query that matches only through NOT (such
-as `NOT foo`) therefore reports no terms.
+Like Lucene Monitor and the Elasticsearch percolator, each compiled query is filed under the
+keys one of which any matching document must contain (`required`): its cheapest clause. For
+a document we collect the keys it holds (its word stems, the indexed wildcard prefixes its
+words start with, the indexed unspaced substrings its runs contain), gather the queries filed
+under them plus those with no requirement, drop the ones whose other clauses the document
+cannot satisfy (a set test per clause), and run the rest with the ordinary evaluators. The
+result is exactly the naive matcher's (`naive.NaiveMatcher`), as the property tests check.
+
+Why a pure-Python index rather than an automaton (pyahocorasick, ahocorasick_rs, Vectorscan):
+query terms are whole words after folding and stemming, so candidate selection is a handful
+of dict and set lookups per distinct document word, all in C. An automaton would have to
+scan raw text for every term's surface forms and still map hits back to word boundaries,
+stems and fields; measured on the real feeds, splitting and folding the text already costs
+more than the lookups (bench/match.py prints the figures).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, assert_never
 
-from consumers.matching.errors import QuerySyntaxError, WatchlistError
-from consumers.matching.index import DocumentIndex, FieldView
-from consumers.matching.query import And, Near, Node, Not, Or, Term, parse_query
+from consumers.matching.analysis import DocumentAnalysis, Lexicon
+from consumers.matching.evaluate import Evaluator, Found, compile_query
+from consumers.matching.hits import Document, Hit, hit_of
+from consumers.matching.naive import parse_watchlist
+from consumers.matching.query import And, Near, Node, Not, Or, Term
+from consumers.matching.required import Clause, clause_cost, required_clauses
+from consumers.matching.text import is_unspaced
 
-# A stable field order, so evaluation (and the first field found) does not depend on hashing.
-_FIELD_ORDER = ("title", "summary", "feed", "link")
-
-
-@dataclass(frozen=True)
-class Document:
-    """The fields of one article, as plain text."""
-
-    title: str
-    summary: str
-    feed: str = ""
-    link: str = ""
+# Clauses besides the indexed one kept as filters. Each is one C-level set test; past a few,
+# a candidate that survived them is about to be evaluated anyway.
+MAX_FILTERS = 3
+_PREFIX_MARK = "*"
+_SUBSTRING_MARK = "~"
+_CASE_MARK = "`"
 
 
-@dataclass(frozen=True)
-class Hit:
-    """A watchlist that matched and the query terms, as written, that made it match."""
-
-    watchlist: str
-    terms: tuple[str, ...]
-
-
-class _Evaluator(Protocol):
-    def evaluate(self, doc: DocumentIndex, found: list[str]) -> bool:
-        """True when the document matches; on True, appends contributing term labels."""
-        ...
+@dataclass(frozen=True, slots=True)
+class _Query:
+    name: str
+    evaluator: Evaluator
+    filters: tuple[Clause, ...]
 
 
 class Matcher:
-    """Compiled watchlists, evaluated in config order."""
+    """Compiled watchlists behind a term index; hits come in config order."""
 
-    def __init__(self, compiled: Sequence[tuple[str, _Evaluator]]) -> None:
-        self._compiled = tuple(compiled)
+    def __init__(self, queries: Sequence[tuple[str, Node]]) -> None:
+        postings: dict[str, list[int]] = {}
+        always: list[int] = []
+        compiled: list[_Query] = []
+        keys: set[str] = set()
+        fields: set[str] = set()
+        for number, (name, node) in enumerate(queries):
+            clauses = sorted(set(required_clauses(node)), key=_rank)
+            compiled.append(_Query(name, compile_query(node), tuple(clauses[1 : 1 + MAX_FILTERS])))
+            if not clauses:
+                always.append(number)
+            for key in clauses[0] if clauses else ():
+                postings.setdefault(key, []).append(number)
+            for clause in clauses[: 1 + MAX_FILTERS]:
+                keys |= clause
+            fields |= {field for term in _terms(node) for field in term.fields}
+        self._queries = tuple(compiled)
+        self._postings = {key: tuple(numbers) for key, numbers in postings.items()}
+        self._indexed = frozenset(self._postings)
+        self._always = frozenset(always)
+        self._fields = tuple(sorted(fields))
+        self._lexicon = Lexicon()
+        self._folded = _KeyKinds([key for key in keys if not key.startswith(_CASE_MARK)])
+        self._exact = _KeyKinds([key[1:] for key in keys if key.startswith(_CASE_MARK)])
 
     @property
     def watchlists(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self._compiled)
+        return tuple(query.name for query in self._queries)
+
+    @property
+    def always_evaluated(self) -> int:
+        """How many queries have no required word and run for every document."""
+        return len(self._always)
 
     def match(self, doc: Document) -> list[Hit]:
-        index = DocumentIndex(
-            {"title": doc.title, "summary": doc.summary, "feed": doc.feed, "link": doc.link}
-        )
+        analysis = DocumentAnalysis(doc.texts(), self._lexicon)
+        present = self._present(analysis)
+        candidates = set(self._always)
+        postings = self._postings
+        for key in present & self._indexed:
+            candidates.update(postings[key])
         hits = []
-        for name, evaluator in self._compiled:
-            found: list[str] = []
-            if evaluator.evaluate(index, found):
-                hits.append(Hit(name, tuple(dict.fromkeys(found))))
+        queries = self._queries
+        for number in sorted(candidates):
+            query = queries[number]
+            if any(present.isdisjoint(clause) for clause in query.filters):
+                continue
+            found: Found = []
+            if query.evaluator.evaluate(analysis, found):
+                hits.append(hit_of(query.name, found))
         return hits
+
+    def _present(self, analysis: DocumentAnalysis) -> set[str]:
+        """The index keys the document holds, in any field that some query reads."""
+        present: set[str] = set()
+        for case_sensitive, kinds in ((False, self._folded), (True, self._exact)):
+            if not kinds.any:
+                continue
+            mark = _CASE_MARK if case_sensitive else ""
+            for field in self._fields:
+                forms = analysis.forms(field, case_sensitive)
+                if not forms:
+                    continue
+                stems = analysis.stems(field, case_sensitive)
+                if case_sensitive:
+                    present.update(mark + stem for stem in stems)
+                else:
+                    present.update(stems)
+                if kinds.prefixes:
+                    kinds.add_prefixes(present, set(forms).union(stems), mark)
+                if kinds.substrings:
+                    kinds.add_substrings(present, set(forms), mark)
+        return present
+
+
+class _KeyKinds:
+    """Wildcard prefixes and unspaced substrings that some clause holds, in one case mode."""
+
+    __slots__ = ("any", "heads", "lengths", "prefixes", "substrings")
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.any = bool(keys)
+        self.prefixes = frozenset(k[1:] for k in keys if k.startswith(_PREFIX_MARK))
+        self.substrings = frozenset(k[1:] for k in keys if k.startswith(_SUBSTRING_MARK))
+        # Every leading part of every prefix, so the walk along a word stops at the first miss.
+        self.heads = frozenset(p[:i] for p in self.prefixes for i in range(1, len(p) + 1))
+        self.lengths = tuple(sorted({len(s) for s in self.substrings}))
+
+    def add_prefixes(self, present: set[str], words: set[str], mark: str) -> None:
+        heads, prefixes = self.heads, self.prefixes
+        for word in words:
+            for end in range(1, len(word) + 1):
+                head = word[:end]
+                if head not in heads:
+                    break
+                if head in prefixes:
+                    present.add(mark + _PREFIX_MARK + head)
+
+    def add_substrings(self, present: set[str], forms: set[str], mark: str) -> None:
+        substrings = self.substrings
+        for form in forms:
+            if not is_unspaced(form):
+                continue
+            for length in self.lengths:
+                for start in range(len(form) - length + 1):
+                    piece = form[start : start + length]
+                    if piece in substrings:
+                        present.add(mark + _SUBSTRING_MARK + piece)
+
+
+def _rank(clause: Clause) -> tuple[float, tuple[str, ...]]:
+    return clause_cost(clause), tuple(sorted(clause))  # ties broken by content, not by hashing
+
+
+def _terms(node: Node) -> Iterator[Term]:
+    if isinstance(node, Term):
+        yield node
+    elif isinstance(node, Near):
+        yield node.left
+        yield node.right
+    elif isinstance(node, Not):
+        yield from _terms(node.child)
+    elif isinstance(node, And | Or):
+        for child in node.children:
+            yield from _terms(child)
 
 
 def compile_watchlists(queries: Sequence[tuple[str, str]]) -> Matcher:
-    """Parse and compile (name, query) pairs; the first invalid query raises WatchlistError."""
-    compiled = []
-    for name, text in queries:
-        try:
-            node = parse_query(text)
-        except QuerySyntaxError as error:
-            raise WatchlistError(name, error.column, error.message) from error
-        compiled.append((name, compile_query(node)))
-    return Matcher(compiled)
-
-
-def compile_query(node: Node) -> _Evaluator:
-    """Turn a syntax tree into its evaluator."""
-    if isinstance(node, Term):
-        return _TermEvaluator(node)
-    if isinstance(node, Near):
-        return _NearEvaluator(node)
-    if isinstance(node, Not):
-        return _NotEvaluator(compile_query(node.child))
-    if isinstance(node, And):
-        return _AndEvaluator(tuple(compile_query(child) for child in node.children))
-    if isinstance(node, Or):
-        return _OrEvaluator(tuple(compile_query(child) for child in node.children))
-    assert_never(node)
-
-
-def _ordered(fields: frozenset[str]) -> tuple[str, ...]:
-    return tuple(field for field in _FIELD_ORDER if field in fields)
-
-
-class _TermEvaluator:
-    __slots__ = ("_case_sensitive", "_fields", "_label", "_words", "length")
-
-    def __init__(self, term: Term) -> None:
-        self._label = term.label
-        self._words = term.words
-        self._fields = _ordered(term.fields)
-        self._case_sensitive = term.case_sensitive
-        self.length = len(term.words)
-
-    def evaluate(self, doc: DocumentIndex, found: list[str]) -> bool:
-        for field in self._fields:
-            view = doc.view(field, self._case_sensitive)
-            if self._contained(view):
-                found.append(self._label)
-                return True
-        return False
-
-    def _contained(self, view: FieldView) -> bool:
-        if self.length == 1:
-            return view.contains(self._words[0])
-        return bool(self.starts(view))
-
-    def starts(self, view: FieldView) -> Sequence[int]:
-        """Sorted positions where the whole term (all its words, in order) begins."""
-        starts = view.positions(self._words[0])
-        for offset, word in enumerate(self._words[1:], start=1):
-            if not starts:
-                break
-            following = set(view.positions(word))
-            starts = [start for start in starts if start + offset in following]
-        return starts
-
-    def view(self, doc: DocumentIndex, field: str) -> FieldView:
-        return doc.view(field, self._case_sensitive)
-
-
-class _NearEvaluator:
-    __slots__ = ("_distance", "_fields", "_labels", "_left", "_right")
-
-    def __init__(self, near: Near) -> None:
-        self._left = _TermEvaluator(near.left)
-        self._right = _TermEvaluator(near.right)
-        self._distance = near.distance
-        self._fields = _ordered(near.fields)
-        self._labels = (near.left.label, near.right.label)
-
-    def evaluate(self, doc: DocumentIndex, found: list[str]) -> bool:
-        for field in self._fields:
-            lefts = self._left.starts(self._left.view(doc, field))
-            if not lefts:
-                continue
-            rights = self._right.starts(self._right.view(doc, field))
-            if rights and self._close(lefts, rights):
-                found.extend(self._labels)
-                return True
-        return False
-
-    def _close(self, lefts: Sequence[int], rights: Sequence[int]) -> bool:
-        """Some right span starts within `distance` words after a left span ends, or ends
-        within `distance` words before it starts; spans may not overlap."""
-        left_length, right_length, distance = self._left.length, self._right.length, self._distance
-        for start in lefts:
-            end = start + left_length - 1
-            after = bisect_left(rights, end + 1)
-            if after < len(rights) and rights[after] <= end + distance:
-                return True
-            before_low = start - distance - right_length + 1
-            before = bisect_left(rights, before_low)
-            if before < len(rights) and rights[before] <= start - right_length:
-                return True
-        return False
-
-
-class _NotEvaluator:
-    __slots__ = ("_child",)
-
-    def __init__(self, child: _Evaluator) -> None:
-        self._child = child
-
-    def evaluate(self, doc: DocumentIndex, found: list[str]) -> bool:
-        return not self._child.evaluate(doc, [])
-
-
-class _AndEvaluator:
-    __slots__ = ("_children",)
-
-    def __init__(self, children: tuple[_Evaluator, ...]) -> None:
-        self._children = children
-
-    def evaluate(self, doc: DocumentIndex, found: list[str]) -> bool:
-        mark = len(found)
-        for child in self._children:
-            if not child.evaluate(doc, found):
-                del found[mark:]
-                return False
-        return True
-
-
-class _OrEvaluator:
-    __slots__ = ("_children",)
-
-    def __init__(self, children: tuple[_Evaluator, ...]) -> None:
-        self._children = children
-
-    def evaluate(self, doc: DocumentIndex, found: list[str]) -> bool:
-        # No short cut: every true branch contributes its terms to the report.
-        matched = False
-        for child in self._children:
-            if child.evaluate(doc, found):
-                matched = True
-        return matched
+    """Parse and index (name, query) pairs; the first invalid query raises WatchlistError."""
+    return Matcher([(name, parse_watchlist(name, text)) for name, text in queries])
