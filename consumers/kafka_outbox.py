@@ -18,13 +18,14 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
 
 from service.bus.base import ALERTS_DLQ
 from service.bus.kafka import DELIVERIES, KafkaBus, make_consumer
@@ -46,9 +47,7 @@ class DeliveryLog:
 
     async def start(self) -> None:
         await self._consumer.start()
-        await self._consumer.topics()
-        partitions = self._consumer.partitions_for_topic(self._topic) or set()
-        tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        tps = [TopicPartition(self._topic, p) for p in await self._bus.partitions(DELIVERIES)]
         self._consumer.assign(tps)
         await self._consumer.seek_to_beginning(*tps)
 
@@ -105,10 +104,15 @@ class KafkaOutbox:
     """The Notifier's `DeliveryQueue` over the alerts of this replica's partitions."""
 
     def __init__(
-        self, bus: KafkaBus, deliveries: DeliveryLog, clock: Callable[[], float] = time.time
+        self,
+        bus: KafkaBus,
+        deliveries: DeliveryLog,
+        destinations: Collection[str],
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._bus = bus
         self._log = deliveries
+        self._destinations = set(destinations)
         self._clock = clock
         self._pending: dict[str, _Pending] = {}
         self._unfinished: dict[TopicPartition, set[int]] = {}
@@ -122,7 +126,18 @@ class KafkaOutbox:
     def take(self, tp: TopicPartition, offset: int, value: bytes) -> str | None:
         """Take one alert record in; returns its destination if it waits for delivery."""
         self._next[tp] = max(self._next.get(tp, 0), offset + 1)
-        alert = Alert.model_validate_json(value)
+        try:
+            alert = Alert.model_validate_json(value)
+        except ValidationError as exc:
+            log.error(
+                "alert_unreadable", partition=tp.partition, offset=offset, errors=exc.error_count()
+            )
+            return None
+        if alert.destination not in self._destinations:
+            log.warning(
+                "alert_for_unknown_destination", alert=alert.id, destination=alert.destination
+            )
+            return None
         outcome = self._log.outcome(alert.id)
         if outcome in ("delivered", "dead") or alert.id in self._pending:
             return None  # already done, or a repeat of one in hand: nothing to send

@@ -6,16 +6,20 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
+from consumers import kafka_dlq
 from consumers.matcher import document_of
 from consumers.matching import Hit, compile_watchlists
+from service.bus.kafka import KafkaBus
 from service.errors import NewsalertError, SourceError
 from service.fetch import Fetcher, make_client
+from service.kafka_roles import ROLES, run_roles
 from service.models import Alert, Article, FeedRef
 from service.parse import parse_feed
 from service.pipeline import DB_NAME, fetch_limits, run_forever
@@ -72,7 +76,7 @@ async def run_service(settings: Settings, role: str | None, stop: asyncio.Event)
             f"the {role} role runs over Kafka: set kafka.bootstrap_servers in the config "
             "(or NEWSALERT_KAFKA__BOOTSTRAP_SERVERS)"
         )
-    raise NewsalertError("Kafka mode is not available yet: remove kafka: to run embedded")
+    await run_roles(settings, set(ROLES) if role is None else {role}, stop)
 
 
 # --- match: a dry run over saved feeds or URLs --------------------------------------------
@@ -160,51 +164,55 @@ def _print_matches(source: str, results: Sequence[tuple[Article, Sequence[Hit]]]
 # --- dead letters ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Letter:
+    alert_id: str
+    destination: str
+    attempts: int
+    error: str
+    alert: Alert
+
+
 async def dlq_list(settings: Settings, destination: str | None, *, as_json: bool) -> int:
-    store = await _open_existing_store(settings)
-    try:
-        rows = await store.dead_letters(destination)
-    finally:
-        await store.close()
-    for row in rows:
-        alert = Alert.model_validate_json(row.payload)
+    letters = await _dead_letters(settings, destination)
+    for letter in letters:
+        article = letter.alert.article
         if as_json:
-            print(
-                json.dumps(
-                    {
-                        "id": row.alert_id,
-                        "destination": row.destination,
-                        "attempts": row.attempts,
-                        "error": row.last_error,
-                        "title": alert.article.title,
-                        "link": alert.article.link,
-                        "watchlists": [m.watchlist for m in alert.matches],
-                    },
-                    ensure_ascii=False,
-                )
-            )
+            record = {
+                "id": letter.alert_id,
+                "destination": letter.destination,
+                "attempts": letter.attempts,
+                "error": letter.error,
+                "title": article.title,
+                "link": article.link,
+                "watchlists": [m.watchlist for m in letter.alert.matches],
+            }
+            print(json.dumps(record, ensure_ascii=False))
         else:
             print(
-                f"{row.alert_id}  {row.destination}  attempts={row.attempts}  "
-                f"error={row.last_error!s}  {alert.article.title}"
+                f"{letter.alert_id}  {letter.destination}  attempts={letter.attempts}  "
+                f"error={letter.error}  {article.title}"
             )
     if not as_json:
-        print(f"{len(rows)} dead letters", file=sys.stderr)
+        print(f"{len(letters)} dead letters", file=sys.stderr)
     return 0
 
 
 async def dlq_replay(settings: Settings, ids: Sequence[str], destination: str | None) -> int:
-    store = await _open_existing_store(settings)
-    try:
-        chosen: list[str] | None = list(ids) if ids else None
-        if destination is not None:
-            in_destination = [r.alert_id for r in await store.dead_letters(destination)]
-            chosen = (
-                in_destination if chosen is None else [i for i in chosen if i in in_destination]
-            )
-        count = await store.replay(chosen)
-    finally:
-        await store.close()
+    letters = await _dead_letters(settings, destination)
+    chosen = [x for x in letters if not ids or x.alert_id in ids]
+    if settings.kafka is not None:
+        bus = await KafkaBus.open(settings.kafka)
+        try:
+            count = await kafka_dlq.replay(bus, [_as_kafka(x) for x in chosen])
+        finally:
+            await bus.close()
+    else:
+        store = await _open_existing_store(settings)
+        try:
+            count = await store.replay([x.alert_id for x in chosen])
+        finally:
+            await store.close()
     print(
         f"{count} dead letters queued for delivery again; a running service (or the next "
         "`newsalert run`) delivers them"
@@ -212,9 +220,38 @@ async def dlq_replay(settings: Settings, ids: Sequence[str], destination: str | 
     return 0
 
 
-async def _open_existing_store(settings: Settings) -> Store:
+async def _dead_letters(settings: Settings, destination: str | None) -> list[_Letter]:
     if settings.kafka is not None:
-        raise NewsalertError("dead letters in Kafka mode are not available yet")
+        bus = await KafkaBus.open(settings.kafka)
+        try:
+            found = await kafka_dlq.dead_letters(bus)
+        finally:
+            await bus.close()
+        letters = [_Letter(d.alert.id, d.destination, d.attempts, d.error, d.alert) for d in found]
+    else:
+        store = await _open_existing_store(settings)
+        try:
+            rows = await store.dead_letters()
+        finally:
+            await store.close()
+        letters = [
+            _Letter(
+                r.alert_id,
+                r.destination,
+                r.attempts,
+                r.last_error or "",
+                Alert.model_validate_json(r.payload),
+            )
+            for r in rows
+        ]
+    return [x for x in letters if destination is None or x.destination == destination]
+
+
+def _as_kafka(letter: _Letter) -> kafka_dlq.DeadLetter:
+    return kafka_dlq.DeadLetter(letter.alert, letter.destination, letter.attempts, letter.error)
+
+
+async def _open_existing_store(settings: Settings) -> Store:
     path = settings.state_dir / DB_NAME
     if not path.exists():
         raise NewsalertError(f"no store at {path}: the service has not run with this config yet")

@@ -71,8 +71,7 @@ class KafkaFeedStates:
 
     async def start(self) -> None:
         await self._consumer.start()
-        await self._consumer.topics()  # refreshes metadata, so the partition count is known
-        self._partitions = len(self._consumer.partitions_for_topic(self._topic) or {0})
+        self._partitions = len(await self._bus.partitions(FEEDS))
         self._consumer.subscribe([self._topic], listener=_Listener(self))
 
     async def stop(self) -> None:

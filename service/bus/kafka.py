@@ -151,6 +151,10 @@ class KafkaBus:
     def topic(self, logical: str) -> str:
         return topic_name(self.cfg, logical)
 
+    async def partitions(self, logical: str) -> list[int]:
+        """The topic's partition numbers (waits for a topic created moments ago to show up)."""
+        return sorted(await self.producer.partitions_for(self.topic(logical)))
+
     async def publish(self, topic: str, messages: Sequence[tuple[str, bytes]]) -> None:
         await self.publish_to(topic, [(key, value, None) for key, value in messages])
 

@@ -1,0 +1,230 @@
+"""The three stages over Kafka, one process per role (or all of them in one `run`).
+
+Each role is its stage's loop plus a watchdog: a role that cannot reach the broker for longer
+than `kafka.broker_timeout`, or whose loop stops making progress, ends the process non-zero so
+that its supervisor (compose, Kubernetes, systemd) starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+
+from consumers.kafka_outbox import DeliveryLog, KafkaOutbox
+from consumers.matcher import MatcherStage
+from consumers.notifier import Notifier, build_destinations, policies_of
+from service.bus.base import ALERTS, ARTICLES
+from service.bus.kafka import KafkaBus, KafkaUnavailableError, commit_quietly, make_consumer
+from service.errors import NewsalertError
+from service.fetch import Fetcher, make_client
+from service.health import HealthServer
+from service.kafka_feed_state import KafkaFeedStates
+from service.metrics import Metrics
+from service.pipeline import fetch_limits, stop_or_crash
+from service.poller import Poller
+from service.settings import Settings
+from service.stage import consume
+
+log = structlog.get_logger(__name__)
+
+ROLES = ("poller", "matcher", "notifier")
+PROBE_EVERY = 2.0
+# Alerts held in memory by one notifier before it stops fetching more (backpressure).
+MAX_PENDING = 5000
+
+
+class StalledError(NewsalertError):
+    """A stage loop made no progress for too long (a stuck fetch, a wedged consumer)."""
+
+
+class Watchdog:
+    def __init__(self, broker_timeout: float, probe: Callable[[], Awaitable[object]]) -> None:
+        self._broker_timeout = broker_timeout
+        self._stall_after = max(60.0, 2 * broker_timeout)
+        self._probe = probe
+        self._last_ok = time.monotonic()
+        self._watched: dict[str, Callable[[], float]] = {}
+
+    def watch(self, name: str, last_progress: Callable[[], float]) -> None:
+        self._watched[name] = last_progress
+
+    def readiness(self) -> dict[str, str]:
+        now = time.monotonic()
+        checks = {
+            "broker": "ok"
+            if now - self._last_ok < PROBE_EVERY * 3
+            else f"unreachable for {now - self._last_ok:.0f}s"
+        }
+        for name, last in self._watched.items():
+            idle = now - last()
+            checks[name] = "ok" if idle < 30 else f"no progress for {idle:.0f}s"
+        return checks
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(self._probe(), timeout=5.0)
+                self._last_ok = time.monotonic()
+            except Exception as exc:  # any failure to get metadata means "broker not reachable"
+                log.warning("kafka_broker_unreachable", error=type(exc).__name__)
+            now = time.monotonic()
+            if now - self._last_ok > self._broker_timeout:
+                raise KafkaUnavailableError(
+                    f"lost the Kafka broker for more than {self._broker_timeout:g}s; exiting so "
+                    "that the supervisor restarts this process"
+                )
+            for name, last in self._watched.items():
+                if now - last() > self._stall_after:
+                    raise StalledError(f"the {name} made no progress for {self._stall_after:g}s")
+            await asyncio.sleep(PROBE_EVERY)
+
+
+async def run_roles(settings: Settings, roles: set[str], stop: asyncio.Event) -> None:
+    assert settings.kafka is not None
+    metrics = Metrics()
+    intake_stop = asyncio.Event()
+    async with AsyncExitStack() as stack:
+        bus = await KafkaBus.open(settings.kafka)
+        stack.push_async_callback(bus.close)
+        client = make_client(fetch_limits(settings))
+        stack.push_async_callback(client.aclose)
+        watchdog = Watchdog(settings.kafka.broker_timeout, bus.producer.client.fetch_all_metadata)
+        work: list[Coroutine[Any, Any, object]] = []
+        if "poller" in roles:
+            work += await _poller(settings, bus, client, metrics, watchdog, stack, intake_stop)
+        if "matcher" in roles:
+            work += await _matcher(settings, bus, metrics, watchdog, intake_stop)
+        if "notifier" in roles:
+            work += await _notifier(settings, bus, client, metrics, watchdog, stack, intake_stop)
+        health = HealthServer(
+            settings.health.host, settings.health.port, metrics, watchdog.readiness
+        )
+        if settings.health.port:
+            await health.start()
+        stack.push_async_callback(health.close)
+        tasks = [asyncio.create_task(c) for c in work]
+        tasks.append(asyncio.create_task(watchdog.run(intake_stop), name="watchdog"))
+        log.info(
+            "service_started",
+            mode="kafka",
+            roles=sorted(roles),
+            topic_prefix=settings.kafka.topic_prefix,
+        )
+        await stop_or_crash(tasks, stop, intake_stop)
+    log.info("service_stopped")
+
+
+async def _poller(
+    settings: Settings,
+    bus: KafkaBus,
+    client: httpx.AsyncClient,
+    metrics: Metrics,
+    watchdog: Watchdog,
+    stack: AsyncExitStack,
+    stop: asyncio.Event,
+) -> list[Coroutine[Any, Any, object]]:
+    states = KafkaFeedStates(bus, settings.feeds, seen_retention=settings.polling.seen_retention)
+    poller = Poller(settings, states, Fetcher(client, fetch_limits(settings)), bus, metrics)
+
+    async def finish_polls(names: list[str]) -> None:
+        await poller.wait_for(names, timeout=settings.polling.timeout + 5)
+
+    states.before_revoke = finish_polls
+    await states.start()
+    stack.push_async_callback(states.stop)
+    watchdog.watch("poller", lambda: states.last_progress)
+    return [states.follow(stop), poller.run(states.owned, stop)]
+
+
+async def _matcher(
+    settings: Settings, bus: KafkaBus, metrics: Metrics, watchdog: Watchdog, stop: asyncio.Event
+) -> list[Coroutine[Any, Any, object]]:
+    stage = MatcherStage(settings.watchlists, bus, metrics)
+    consumer = await bus.consumer(ARTICLES, "matcher")
+    watchdog.watch("matcher", lambda: consumer.last_fetch)
+    return [consume(consumer, stage.handle, stop)]
+
+
+async def _notifier(
+    settings: Settings,
+    bus: KafkaBus,
+    client: httpx.AsyncClient,
+    metrics: Metrics,
+    watchdog: Watchdog,
+    stack: AsyncExitStack,
+    stop: asyncio.Event,
+) -> list[Coroutine[Any, Any, object]]:
+    deliveries = DeliveryLog(bus)
+    await deliveries.start()
+    stack.push_async_callback(deliveries.stop)
+    destinations = build_destinations(settings, client)
+    outbox = KafkaOutbox(bus, deliveries, destinations)
+    notifier = Notifier(outbox, destinations, policies_of(settings), metrics)
+    consumer = make_consumer(bus.cfg, "notifier")
+    consumer.subscribe([bus.topic(ALERTS)], listener=_HandOver(outbox, deliveries, consumer))
+    await consumer.start()
+    stack.push_async_callback(consumer.stop)
+    intake = _Intake(consumer, outbox, notifier)
+    watchdog.watch("notifier", lambda: intake.last_progress)
+    return [deliveries.follow(stop), intake.run(stop), notifier.run(stop)]
+
+
+class _Intake:
+    """Fetch alerts into the outbox; commit per partition up to the oldest unfinished alert."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, outbox: KafkaOutbox, notifier: Notifier) -> None:
+        self._consumer = consumer
+        self._outbox = outbox
+        self._notifier = notifier
+        self.last_progress = time.monotonic()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                assigned = self._consumer.assignment()
+                if len(self._outbox) > MAX_PENDING:
+                    self._consumer.pause(*assigned)
+                else:
+                    self._consumer.resume(*assigned)
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=500)
+                for tp, messages in batches.items():
+                    for m in messages:
+                        destination = self._outbox.take(tp, m.offset, m.value or b"")
+                        if destination is not None:
+                            self._notifier.wake(destination)
+                await self._commit()
+                self.last_progress = time.monotonic()
+        finally:
+            await self._commit()
+
+    async def _commit(self) -> None:
+        offsets = self._outbox.committable()
+        if offsets and await commit_quietly(self._consumer, offsets):
+            self._outbox.committed(offsets)
+
+
+class _HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Partitions leave only after their sends under way finish; arrive only after the log caught up."""
+
+    def __init__(
+        self, outbox: KafkaOutbox, deliveries: DeliveryLog, consumer: AIOKafkaConsumer
+    ) -> None:
+        self._outbox = outbox
+        self._deliveries = deliveries
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        final = await self._outbox.revoke(set(revoked))
+        await commit_quietly(self._consumer, final)
+        log.info("alert_partitions_revoked", partitions=sorted(tp.partition for tp in revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._deliveries.caught_up()
+        log.info("alert_partitions_assigned", partitions=sorted(tp.partition for tp in assigned))
