@@ -326,7 +326,13 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
     try:
         settings = _build_settings(loaded.data, env)
     except ValidationError as exc:
-        problems.extend(_describe_validation(exc, where, loaded.positions, loaded.data))
+        # A value left empty by a missing ${VAR} is already reported as such: say it once.
+        unset = {loc for loc, _, _ in loaded.problems}
+        problems.extend(
+            line
+            for loc, line in _describe_validation(exc, where, loaded.positions, loaded.data)
+            if not any(u[: len(loc)] == loc for u in unset)
+        )
     problems.extend(_cross_check(loaded.data, where, loaded.positions))
     if problems:
         raise ConfigError(problems)
@@ -394,7 +400,7 @@ def _cross_check(
 
 def _describe_validation(
     exc: ValidationError, where: str, positions: dict[Loc, tuple[int, int]], data: dict[str, Any]
-) -> list[str]:
+) -> list[tuple[Loc, str]]:
     lines = []
     for err in exc.errors(include_input=False, include_url=False):
         loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
@@ -407,7 +413,7 @@ def _describe_validation(
             msg = "required key is missing"
         else:
             msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{_position(where, positions, loc)}{_dotted(loc)}: {msg}")
+        lines.append((loc, f"{_position(where, positions, loc)}{_dotted(loc)}: {msg}"))
     return lines
 
 

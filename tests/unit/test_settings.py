@@ -226,3 +226,8 @@ def test_secrets_never_appear_in_problems(tmp_path: Path) -> None:
     assert len(problems) == 2, problems
     assert "XXXXSECRET" not in joined and "XXXXHOOKSECRET" not in joined
     assert "c2VjcmV0" not in joined
+
+
+def test_a_missing_variable_is_one_problem_not_two(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, GOOD, env={})
+    assert len(problems) == 1, problems
