@@ -39,6 +39,8 @@ from tests.integration.receivers import Received, WebhookReceiver
 NEWSALERT = str(Path(sys.executable).with_name("newsalert"))
 WEBHOOK_SECRET = "whsec_dGVzdC1zZWNyZXQtZm9yLWthZmthLXRlc3Rz"
 ROLES = ("poller", "matcher", "notifier", "run")
+# A stage that exits sooner than this after starting counts as crash-looping.
+QUICK_EXIT_S = 10.0
 # Stories whose title carries this word match the one watchlist every config here has.
 MATCH_WORD = "China"
 
@@ -117,6 +119,7 @@ class Stage:
         self.log_path = log_dir / f"{self.name}.log"
         self.env = {**os.environ, **(env or {})}
         self.starts = 0
+        self.started_at = 0.0  # time.monotonic() of the latest start
         self.exit_codes: list[int] = []  # every exit, in order (-9 for SIGKILL)
         self._proc: subprocess.Popen[bytes] | None = None
         self._reaped = True
@@ -127,6 +130,7 @@ class Stage:
             if self.running:
                 raise RuntimeError(f"{self.name} is already running")
             self.starts += 1
+            self.started_at = time.monotonic()
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with self.log_path.open("ab") as log:
                 log.write(f"--- harness: start #{self.starts} of {self.name} ---\n".encode())
@@ -221,7 +225,9 @@ class Stage:
 
 
 class Supervisor:
-    """Starts stages and restarts, after `restart_delay`, any that exits on its own.
+    """Starts stages and restarts, after `restart_delay`, any that exits on its own; a stage
+    that keeps dying soon after starting waits longer each time (up to 4x), as orchestrators
+    back off a crash loop.
 
     A stage stopped or killed through `stop`/`kill` with `restart=False` stays down; one killed
     with `restart=True` (the default for `kill`) comes back, like a crash under an orchestrator.
@@ -234,6 +240,7 @@ class Supervisor:
         self._watched: set[str] = set()
         self._expected_up: set[str] = set()  # started and not stopped or killed on purpose
         self._down_since: dict[str, float] = {}
+        self._quick_exits: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._halt = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="supervisor", daemon=True)
@@ -318,8 +325,14 @@ class Supervisor:
                     if stage.name not in self._watched or stage.poll() is None:
                         continue
                     now = time.monotonic()
-                    down = self._down_since.setdefault(stage.name, now)
-                    if now - down >= self.restart_delay:
+                    if stage.name not in self._down_since:
+                        self._down_since[stage.name] = now
+                        quick = now - stage.started_at < QUICK_EXIT_S
+                        self._quick_exits[stage.name] = (
+                            self._quick_exits[stage.name] + 1 if quick else 0
+                        )
+                    delay = self.restart_delay * 2 ** min(self._quick_exits[stage.name], 2)
+                    if now - self._down_since[stage.name] >= delay:
                         del self._down_since[stage.name]
                         self.restarts[stage.name] += 1
                         stage.start()
@@ -605,6 +618,18 @@ async def read_topic(bootstrap: str, topic: str) -> list[tuple[str, bytes, int]]
         return records
     finally:
         await consumer.stop()
+
+
+def kafka_script_run(script: Path, *args: str, timeout: float = 300) -> tuple[int, str, str]:
+    """Run scripts/kafka with `args`: (exit code, stdout, stderr)."""
+    done = subprocess.run(  # noqa: S603 - our own script, fixed argv
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
 
 
 async def list_topics(bootstrap: str) -> set[str]:

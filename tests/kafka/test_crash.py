@@ -1,0 +1,84 @@
+"""kill -9 the matcher, then the notifier, in the middle of a stream of several hundred
+articles; a supervisor restarts them; every expected alert arrives, and repeats are counted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.feedserver import FeedServer
+from tests.integration.receivers import WebhookReceiver
+from tests.kafka.harness import (
+    WEBHOOK_SECRET,
+    StoryFeeds,
+    Stream,
+    Supervisor,
+    kafka_section,
+    pipeline_stages,
+    report,
+    wait_delivered,
+    wait_until,
+    write_config,
+)
+
+DESTINATIONS = ("audit", "desk", "ops")
+FEEDS = 10
+STORIES = 300  # two in three match: 200 stories, 600 alerts
+RATE = 20.0  # stories per second
+# At-least-once: a notifier killed between a delivery and its delivery-log entry sends that
+# alert again (same webhook-id). Only what was in flight at the kill may repeat.
+MAX_REPEATS = 10
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_kill_9_matcher_then_notifier_mid_stream_loses_nothing(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with (
+        FeedServer() as server,
+        WebhookReceiver(WEBHOOK_SECRET) as hook,
+        Supervisor(restart_delay=1.0) as supervisor,
+    ):
+        feeds = StoryFeeds(server, FEEDS)
+        config = write_config(
+            tmp_path / "newsalert.yaml",
+            feeds=feeds.urls,
+            webhook_url=hook.url,
+            destinations=DESTINATIONS,
+            kafka=kafka_section(kafka_bootstrap, topic_prefix),
+        )
+        poller, matcher, notifier = (
+            supervisor.start(stage) for stage in pipeline_stages(config, tmp_path)
+        )
+        with Stream(feeds, total=STORIES, rate=RATE) as stream:
+            # Kill only once alerts flow, so the victims hold work in flight.
+            wait_until(lambda: len(hook.received) > 0, 60, "the first alert")
+            stream.wait_added(STORIES // 3)
+            before_matcher_kill = len(hook.received)
+            assert supervisor.kill(matcher) == -9
+            stream.wait_added(2 * STORIES // 3)
+            before_notifier_kill = len(hook.received)
+            assert supervisor.kill(notifier) == -9
+            stream.join()
+        result = wait_delivered(hook, feeds.expected(DESTINATIONS), within=90, quiet=3)
+        restarts = dict(supervisor.restarts)
+        supervisor.stop_all()
+
+    report(
+        capsys,
+        "crash",
+        stories=STORIES,
+        received_before_matcher_kill=before_matcher_kill,
+        received_before_notifier_kill=before_notifier_kill,
+        restarts=restarts,
+        **result.counts(),
+    )
+    assert result.missing == [], f"{len(result.missing)} lost\n{supervisor.tails()}"
+    assert result.unexpected == []
+    assert result.unverified == 0
+    assert result.repeated <= MAX_REPEATS
+    assert restarts == {"matcher": 1, "notifier": 1}, "nothing else crashed"
+    assert matcher.exit_codes == [-9, 0] and notifier.exit_codes == [-9, 0], supervisor.tails()
+    assert poller.exit_codes == [0]
