@@ -34,7 +34,7 @@ RUN groupadd --system --gid 10001 newsalert \
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY config ./config
-# The embedded store (state_dir ./data) and the notifier's delivery log live here.
+# The embedded store (state_dir ./data) lives here; Kafka mode keeps its state in Kafka.
 VOLUME ["/app/data"]
 USER 10001:10001
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
