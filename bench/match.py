@@ -1,0 +1,420 @@
+"""Match articles against many watchlists: the indexed matcher's speed, memory and speedup.
+
+By default it reads the real feed captures under ../shared/realdata/feeds (title and summary of
+every entry, as the poller would produce them), builds a vocabulary from those articles, and
+for N = 1,000, 10,000 and 100,000 generates N watchlists of realistic shape, then prints one
+JSON line per N:
+
+    .venv/bin/python bench/match.py [--sizes 1000,10000,100000] [--seed 1]
+
+On other people's rules and articles:
+
+    .venv/bin/python bench/match.py --watchlists FILE --articles FILE
+
+(watchlists: a YAML list of `name` and `query`, or a config file with a `watchlists:` key;
+articles: JSON lines with at least `title` and `summary`, optionally `feed` and `link`).
+
+Each line holds: watchlists, articles, articles_per_s (indexed matcher, one core),
+compile_s, peak_mb (the measuring process's peak resident memory, interpreter and corpus
+included), speedup_vs_naive (over `compile_naive`, the evaluate-every-query reference, timed on
+a sample when it is slow), plus hits_per_article, always_evaluated and agree (the two matchers
+returned identical hits on the naive sample). Each size runs in its own process, so one
+size's memory does not show in another's figures.
+
+Generated watchlists draw terms uniformly from the corpus's content words (letters only, at
+least three characters, not a stop word, seen in at least two articles) and from its
+two-word phrases; shapes mix single terms, OR groups of 2 to 6 terms, AND combinations,
+phrases, NOT exclusions, trailing wildcards, NEAR/N, field scopes, backquoted acronyms and
+unspaced (Chinese) substrings, each query holding 1 to 6 terms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from consumers.matching import Document, compile_naive, compile_watchlists
+from consumers.matching.text import fold, is_unspaced, tokenise
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_REALDATA = ROOT.parent / "shared" / "realdata"
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "him",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "out",
+        "over",
+        "own",
+        "said",
+        "same",
+        "says",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "year",
+        "years",
+        "you",
+        "your",
+        "new",
+        "one",
+        "two",
+    ]
+)
+NAIVE_BUDGET_S = 3.0  # time spent on the naive reference per size; enough for a stable rate
+FAST_MIN_S = 2.0  # the indexed matcher loops over the corpus until this much time has passed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--watchlists", type=Path, help="YAML list of name and query")
+    parser.add_argument("--articles", type=Path, help="JSON lines with title and summary")
+    parser.add_argument("--realdata", type=Path, default=DEFAULT_REALDATA)
+    parser.add_argument("--sizes", default="1000,10000,100000", help="generated watchlist counts")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)  # one size, in a child
+    args = parser.parse_args(argv)
+
+    if args.watchlists or args.generate:
+        articles = read_articles(args.articles) if args.articles else None
+        if articles is None:
+            parser.error("--articles FILE is needed with --watchlists")
+        if args.watchlists:
+            watchlists = read_watchlists(args.watchlists)
+        else:
+            watchlists = generate_watchlists(articles, args.generate, random.Random(args.seed))
+        print(json.dumps(measure(watchlists, articles)), flush=True)
+        return 0
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "articles.jsonl"
+        if args.articles:
+            corpus.write_bytes(args.articles.read_bytes())
+        else:
+            write_articles(corpus, real_articles(args.realdata / "feeds"))
+        for size in (int(part) for part in args.sizes.split(",")):
+            command = [sys.executable, __file__, "--articles", str(corpus)]
+            command += ["--generate", str(size), "--seed", str(args.seed)]
+            subprocess.run(command, check=True)  # noqa: S603 (our own script, our own arguments)
+    return 0
+
+
+def measure(watchlists: list[tuple[str, str]], articles: list[Document]) -> dict[str, object]:
+    """Figures for one set of watchlists over one corpus (see the module docstring)."""
+    start = time.perf_counter()
+    matcher = compile_watchlists(watchlists)
+    compile_s = time.perf_counter() - start
+
+    hits = passes = 0
+    start = time.perf_counter()
+    while True:
+        for doc in articles:
+            hits += len(matcher.match(doc))
+        passes += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= FAST_MIN_S:
+            break
+    fast_rate = passes * len(articles) / elapsed
+
+    naive = compile_naive(watchlists)
+    sample: list[Document] = []
+    agree = True
+    start = time.perf_counter()
+    for doc in articles:
+        expected = naive.match(doc)
+        sample.append(doc)
+        agree = agree and _same(expected, matcher.match(doc))
+        if time.perf_counter() - start >= NAIVE_BUDGET_S:
+            break
+    naive_elapsed = time.perf_counter() - start
+    # The agreement check ran inside the timed loop; take the indexed matcher's share out.
+    start = time.perf_counter()
+    for doc in sample:
+        matcher.match(doc)
+    naive_rate = len(sample) / max(naive_elapsed - (time.perf_counter() - start), 1e-9)
+
+    return {
+        "watchlists": len(watchlists),
+        "articles": len(articles),
+        "articles_per_s": round(fast_rate),
+        "compile_s": round(compile_s, 2),
+        "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "speedup_vs_naive": round(fast_rate / naive_rate, 1),
+        "naive_articles_per_s": round(naive_rate, 1),
+        "naive_sample": len(sample),
+        "hits_per_article": round(hits / (passes * len(articles)), 2),
+        "always_evaluated": matcher.always_evaluated,
+        "agree": agree,
+    }
+
+
+def _same(expected: list[object], got: list[object]) -> bool:
+    explain = [getattr(hit, "fields", ()) for hit in expected]
+    return expected == got and explain == [getattr(hit, "fields", ()) for hit in got]
+
+
+# --- corpus --------------------------------------------------------------------------------
+
+
+def real_articles(feeds: Path) -> list[Document]:
+    """Title and summary of every entry of the saved feeds, through the poller's own parser."""
+    from service.errors import ParseError
+    from service.models import FeedRef
+    from service.parse import parse_feed
+
+    if not feeds.is_dir():
+        raise SystemExit(f"no feed captures at {feeds}: pass --realdata DIR or --articles FILE")
+    documents = []
+    now = datetime.now(UTC)
+    for path in sorted(feeds.rglob("*")):
+        if path.suffix not in (".xml", ".rss", ".atom"):
+            continue
+        feed = FeedRef(name=path.parent.name, url=f"https://example.org/{path.name}")
+        try:
+            parsed = parse_feed(path.read_bytes(), feed=feed, fetched_at=now)
+        except ParseError:
+            continue
+        for article in parsed.articles:
+            documents.append(Document(article.title, article.summary, feed.name, article.link))
+    return documents
+
+
+def write_articles(path: Path, documents: list[Document]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for doc in documents:
+            record = {"title": doc.title, "summary": doc.summary, "feed": doc.feed}
+            out.write(json.dumps(record | {"link": doc.link}, ensure_ascii=False) + "\n")
+
+
+def read_articles(path: Path) -> list[Document]:
+    documents = []
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                item = json.loads(line)
+                documents.append(
+                    Document(
+                        str(item.get("title") or ""),
+                        str(item.get("summary") or ""),
+                        str(item.get("feed") or ""),
+                        str(item.get("link") or ""),
+                    )
+                )
+    return documents
+
+
+def read_watchlists(path: Path) -> list[tuple[str, str]]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe loader)
+    if isinstance(data, dict):
+        data = data.get("watchlists")
+    if not isinstance(data, list):
+        raise SystemExit(f"{path}: expected a YAML list of watchlists with name and query")
+    return [(str(item["name"]), str(item["query"])) for item in data]
+
+
+# --- generated watchlists ------------------------------------------------------------------
+
+
+class Vocabulary:
+    """Words, phrases, acronyms and unspaced runs of a corpus, to draw query terms from."""
+
+    def __init__(self, documents: list[Document]) -> None:
+        words: Counter[str] = Counter()
+        pairs: Counter[tuple[str, str]] = Counter()
+        acronyms: set[str] = set()
+        runs: set[str] = set()
+        for doc in documents:
+            seen: set[str] = set()
+            for text in (doc.title, doc.summary):
+                tokens = tokenise(text)
+                for word, following in zip(tokens, [*tokens[1:], ""], strict=False):
+                    if is_unspaced(word):
+                        runs.update(word[i : i + 2] for i in range(len(word) - 1))
+                        continue
+                    if not _content(word):
+                        continue
+                    seen.add(fold(word))
+                    if word.isupper() and 2 < len(word) < 6:
+                        acronyms.add(word)
+                    if _content(following):
+                        pairs[(fold(word), fold(following))] += 1
+            words.update(seen)
+        self.words = sorted(words)
+        self.phrases = sorted(pairs)
+        self.acronyms = sorted(acronyms)
+        self.runs = sorted(runs)
+
+
+def _content(word: str) -> bool:
+    return len(word) >= 3 and word.isalpha() and word.isascii() and word.lower() not in STOP_WORDS
+
+
+def generate_watchlists(
+    documents: list[Document], count: int, rng: random.Random
+) -> list[tuple[str, str]]:
+    vocabulary = Vocabulary(documents)
+    return [(f"w{number}", generate_query(vocabulary, rng)) for number in range(count)]
+
+
+def generate_query(v: Vocabulary, rng: random.Random) -> str:
+    """One query of 1 to 6 terms in one of the shapes people write."""
+
+    def term() -> str:
+        roll = rng.random()
+        if roll < 0.15 and v.phrases:
+            return '"{} {}"'.format(*rng.choice(v.phrases))
+        if roll < 0.25:
+            word = rng.choice(v.words)
+            return word[: max(3, len(word) - 3)] + "*"
+        if roll < 0.28 and v.acronyms:
+            return f"`{rng.choice(v.acronyms)}`"
+        if roll < 0.30 and v.runs:
+            return rng.choice(v.runs)
+        return rng.choice(v.words)
+
+    def group(size: int) -> str:
+        return " OR ".join(term() for _ in range(size))
+
+    shape = rng.random()
+    if shape < 0.20:
+        return term()
+    if shape < 0.45:
+        return group(rng.randint(2, 6))
+    if shape < 0.60:
+        return f"{term()} {term()}"
+    if shape < 0.72:
+        return f"({group(rng.randint(1, 3))}) AND ({group(rng.randint(1, 3))})"
+    if shape < 0.82:
+        return f"({group(rng.randint(1, 4))}) NOT {term()}"
+    if shape < 0.90:
+        return f"{_single(v, rng)} NEAR/{rng.randint(2, 10)} {_single(v, rng)}"
+    if shape < 0.96:
+        return f"title:({group(rng.randint(1, 3))})"
+    return f"NOT {term()} AND summary:{_single(v, rng)}"
+
+
+def _single(v: Vocabulary, rng: random.Random) -> str:
+    word = rng.choice(v.words)
+    return word if rng.random() < 0.8 else word[: max(3, len(word) - 2)] + "*"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
