@@ -59,14 +59,15 @@ class DocumentAnalysis:
     that selected them.
     """
 
-    __slots__ = ("_forms", "_lexicon", "_stems", "_texts", "_views")
+    __slots__ = ("_exact_views", "_forms", "_lexicon", "_stems", "_texts", "_views")
 
     def __init__(self, texts: Mapping[str, str], lexicon: Lexicon) -> None:
         self._texts = texts
         self._lexicon = lexicon
         self._forms: dict[tuple[str, bool], list[str]] = {}
         self._stems: dict[tuple[str, bool], list[str]] = {}
-        self._views: dict[tuple[str, bool], FieldView] = {}
+        self._views: dict[str, FieldView] = {}
+        self._exact_views: dict[str, FieldView] = {}
 
     def forms(self, field: str, case_sensitive: bool) -> list[str]:
         """The field's words, folded unless `case_sensitive`."""
@@ -92,9 +93,10 @@ class DocumentAnalysis:
         return stems
 
     def view(self, field: str, case_sensitive: bool) -> FieldView:
-        key = (field, case_sensitive)
-        view = self._views.get(key)
+        # Called for every term of every candidate: one dict lookup on the hot path.
+        views = self._exact_views if case_sensitive else self._views
+        view = views.get(field)
         if view is None:
             view = FieldView(self.forms(field, case_sensitive), self.stems(field, case_sensitive))
-            self._views[key] = view
+            views[field] = view
         return view
