@@ -11,10 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import TopicPartition
-
 from service.bus.base import ALERTS, ALERTS_DLQ
-from service.bus.kafka import DELIVERIES, KafkaBus, make_consumer
+from service.bus.kafka import DELIVERIES, KafkaBus
 from service.models import Alert
 
 
@@ -26,36 +24,10 @@ class DeadLetter:
     error: str
 
 
-async def read_topic(bus: KafkaBus, logical: str) -> list[tuple[str, bytes]]:
-    """Every (key, value) of a topic, from its beginning to its end as of now."""
-    consumer = make_consumer(bus.cfg, None)
-    await consumer.start()
-    try:
-        topic = bus.topic(logical)
-        tps = [TopicPartition(topic, p) for p in await bus.partitions(logical)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        out: list[tuple[str, bytes]] = []
-        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            out.extend(
-                ((m.key or b"").decode(), m.value)
-                for messages in batches.values()
-                for m in messages
-                if m.value is not None
-            )
-        return out
-    finally:
-        await consumer.stop()
-
-
 async def dead_letters(bus: KafkaBus) -> list[DeadLetter]:
-    outcomes = {
-        key: json.loads(value)["outcome"] for key, value in await read_topic(bus, DELIVERIES)
-    }
+    outcomes = {key: json.loads(value)["outcome"] for key, value in await bus.read_all(DELIVERIES)}
     letters: dict[str, DeadLetter] = {}
-    for key, value in await read_topic(bus, ALERTS_DLQ):
+    for key, value in await bus.read_all(ALERTS_DLQ):
         data: dict[str, Any] = json.loads(value)
         if outcomes.get(key) == "dead":
             letters[key] = DeadLetter(

@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--destination", help="only this destination")
 
+    feeds = sub.add_parser(
+        "feeds", parents=[config], help="show each feed's state: last success, failures, next poll"
+    )
+    feeds.add_argument("--json", action="store_true", help="one JSON object per feed")
+
     sub.add_parser("health", parents=[config], help="exit 0 when the local process is healthy")
     return parser
 
@@ -96,6 +101,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.check(settings, path)
     if args.command == "health":
         return commands.health(settings)
+    if args.command == "feeds":
+        return asyncio.run(commands.feeds(settings, as_json=args.json))
     if args.command == "match":
         return asyncio.run(commands.match(settings, args.sources, as_json=args.json))
     if args.command == "dlq":

@@ -19,13 +19,14 @@ from consumers.matching import Hit, compile_watchlists
 from service.bus.kafka import KafkaBus
 from service.errors import NewsalertError, SourceError
 from service.fetch import Fetcher, make_client
+from service.kafka_feed_state import kafka_feed_states
 from service.kafka_roles import ROLES, run_roles
 from service.models import Alert, Article, FeedRef
 from service.parse import parse_feed
 from service.pipeline import DB_NAME, fetch_limits, run_forever
 from service.pipeline import run_once as pipeline_run_once
 from service.settings import Settings
-from service.state import Store
+from service.state import FeedState, Store
 
 
 def check(settings: Settings, path: Path) -> int:
@@ -159,6 +160,61 @@ def _print_matches(source: str, results: Sequence[tuple[Article, Sequence[Hit]]]
         print(f"  [{names}] {article.title}")
         for hit in hits:
             print(f"      {hit.watchlist}: {', '.join(hit.terms)}")
+
+
+# --- feed states -----------------------------------------------------------------------------
+
+
+async def feeds(settings: Settings, *, as_json: bool) -> int:
+    """Each configured feed's state as the pollers last saved it."""
+    states = {s.feed: s for s in await _feed_states(settings)}
+    for feed in settings.feeds:
+        state = states.get(feed.name)
+        record = {
+            "feed": feed.name,
+            "last_success": _when(state.last_success_at) if state else None,
+            "last_poll": _when(state.last_polled_at) if state else None,
+            "next_poll": _when(state.next_poll_at) if state else None,
+            "consecutive_failures": state.consecutive_failures if state else 0,
+            "last_error": state.last_error if state else None,
+        }
+        if as_json:
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            health = (
+                "never polled"
+                if state is None
+                else (
+                    f"failing x{state.consecutive_failures}: {state.last_error}"
+                    if state.consecutive_failures
+                    else "ok"
+                )
+            )
+            print(
+                f"{feed.name:24} last success {record['last_success'] or '-':20} "
+                f"next poll {record['next_poll'] or '-':20} {health}"
+            )
+    return 0
+
+
+def _when(timestamp: float | None) -> str | None:
+    if not timestamp:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+async def _feed_states(settings: Settings) -> list[FeedState]:
+    if settings.kafka is not None:
+        bus = await KafkaBus.open(settings.kafka)
+        try:
+            return await kafka_feed_states(bus)
+        finally:
+            await bus.close()
+    store = await _open_existing_store(settings)
+    try:
+        return await store.all_feed_states()
+    finally:
+        await store.close()
 
 
 # --- dead letters ----------------------------------------------------------------------------

@@ -171,6 +171,16 @@ class KafkaFeedStates:
         self._state[state.feed] = updated
 
 
+async def kafka_feed_states(bus: KafkaBus) -> list[FeedState]:
+    """The latest saved state of every feed in the feeds topic (for `newsalert feeds`)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for key, value in await bus.read_all(FEEDS):
+        data = json.loads(value)
+        if key not in latest or data["rev"] > latest[key]["rev"]:
+            latest[key] = data
+    return [FeedState(**d["state"]) for d in latest.values()]
+
+
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, owner: KafkaFeedStates) -> None:
         self._owner = owner

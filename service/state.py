@@ -423,11 +423,3 @@ class Store:
             )
 
         return await self._transaction(write)
-
-    async def delivered_ids(self) -> set[str]:
-        def read(conn: sqlite3.Connection) -> set[str]:
-            return {
-                r[0] for r in conn.execute("SELECT alert_id FROM outbox WHERE status = 'delivered'")
-            }
-
-        return await self._transaction(read)

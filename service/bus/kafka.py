@@ -171,6 +171,28 @@ class KafkaBus:
         ]
         await asyncio.gather(*pending)
 
+    async def read_all(self, logical: str) -> list[tuple[str, bytes]]:
+        """Every (key, value) of a topic, from its beginning to its end as of now."""
+        consumer = make_consumer(self.cfg, None)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(self.topic(logical), p) for p in await self.partitions(logical)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            out: list[tuple[str, bytes]] = []
+            while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+                batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+                out.extend(
+                    ((m.key or b"").decode(), m.value)
+                    for messages in batches.values()
+                    for m in messages
+                    if m.value is not None
+                )
+            return out
+        finally:
+            await consumer.stop()
+
     async def consumer(self, topic: str, group: str) -> KafkaConsumer:
         raw = make_consumer(self.cfg, group)
         raw.subscribe([self.topic(topic)])

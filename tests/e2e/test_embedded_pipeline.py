@@ -162,3 +162,24 @@ def test_kill_between_delivery_and_bookkeeping_loses_nothing(
         assert len(set(ids)) == 3
         assert ids.count(first_id) == 2  # the one in flight was sent again, same id
         assert len(ids) == 4  # and nothing else was repeated
+
+
+def test_feeds_command_shows_a_failing_feed_and_its_retry(
+    write_config: Callable[..., Path],
+) -> None:
+    with FeedServer() as feeds:
+        url = feeds.route("/wire.xml", Reply(status=503, headers={"Retry-After": "120"}))
+        config = write_config(url)
+        assert run_cli("feeds", "-c", str(config)).returncode == 1  # no store yet: one sentence
+        result = run_cli("run", "--once", "-c", str(config), env=ENV)
+        assert result.returncode == 0, result.stderr
+        assert "feed_failed" in result.stderr and "503" in result.stderr
+
+        shown = run_cli("feeds", "--json", "-c", str(config))
+        assert shown.returncode == 0, shown.stderr
+        [state] = [json.loads(line) for line in shown.stdout.splitlines()]
+        assert state["feed"] == "wire"
+        assert state["consecutive_failures"] == 1
+        assert "503" in state["last_error"]
+        assert state["last_success"] is None
+        assert state["next_poll"] is not None
