@@ -15,8 +15,10 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from consumers.matching import Document, compile_watchlists
+from consumers.matching import Document, compile_naive, compile_watchlists
 
 REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
 
@@ -85,3 +87,45 @@ def test_the_project_watchlists_run_over_every_real_entry() -> None:
     )
     names = [hit.watchlist for doc in real_documents() for hit in matcher.match(doc)]
     assert {"china", "ico", "fed"} <= set(names)
+
+
+@cache
+def real_vocabulary() -> tuple[str, ...]:
+    """Words of the real titles (Latin and unspaced), as query terms would name them."""
+    from consumers.matching.text import tokenise
+
+    words = {word for doc in real_documents() for word in tokenise(doc.title) if len(word) > 2}
+    return tuple(sorted(words))
+
+
+@st.composite
+def real_queries(draw: st.DrawFn) -> str:
+    word = st.sampled_from(real_vocabulary())
+    term = st.one_of(
+        word,
+        word.map(lambda w: w[: max(2, len(w) - 2)] + "*"),
+        st.tuples(word, word).map(lambda t: f'"{t[0]} {t[1]}"'),
+        word.map(lambda w: f"`{w}`"),
+        word.map(lambda w: f"title:{w}"),
+    )
+    shape = draw(st.integers(0, 4))
+    a, b, c = draw(term), draw(term), draw(term)
+    plain = draw(word), draw(word)
+    return [
+        f"{a} OR {b} OR {c}",
+        f"({a} OR {b}) AND {c}",
+        f"({a} OR {b}) NOT {c}",
+        f"{plain[0]} NEAR/5 {plain[1]}",
+        f"NOT {a} AND summary:{plain[0]}",
+    ][shape]
+
+
+@settings(max_examples=15, deadline=None)
+@given(queries=st.lists(real_queries(), min_size=20, max_size=60))
+def test_indexed_matcher_equals_naive_on_every_real_entry(queries: list[str]) -> None:
+    named = [(f"w{i}", query) for i, query in enumerate(queries)]
+    indexed, naive = compile_watchlists(named), compile_naive(named)
+    for doc in real_documents():
+        got, expected = indexed.match(doc), naive.match(doc)
+        assert got == expected, doc.title
+        assert [hit.fields for hit in got] == [hit.fields for hit in expected], doc.title

@@ -1,0 +1,150 @@
+"""The indexed matcher returns exactly what the naive one does: every watchlist, term and field.
+
+The naive matcher evaluates every query on a document tokenised by `text.tokenise`; the
+indexed one tokenises faster, selects candidates from a term index and filters them by
+required clauses. Any unsound shortcut shows up here as a missing or extra hit.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consumers.matching import Document, Hit, compile_naive, compile_watchlists
+from consumers.matching.text import tokenise, tokenise_fast
+
+# Words chosen to exercise stems (companies/company, classes, us, news), accents (été),
+# acronyms, and unspaced runs that contain one another.
+VOCAB = [
+    "china", "company", "companies", "rate", "cut", "us", "ico", "bank", "hong", "kong",
+    "fed", "été", "ete", "news", "class", "classes", "token", "crisis", "city", "cities",
+]  # fmt: skip
+CJK = ["中国", "人民", "银行", "中国人民银行", "人民币"]
+SEPARATORS = [" ", ", ", "-", ". ", " — ", "/", " (", ") ", "’", "'", "“", "\u00a0", "\n"]
+FIELDS = ["title", "summary", "feed", "link"]
+
+
+def spelled() -> st.SearchStrategy[str]:
+    """A vocabulary word as an article might spell it."""
+    latin = st.tuples(
+        st.sampled_from(VOCAB),
+        st.sampled_from([str.lower, str.upper, str.title]),
+        st.sampled_from(["", "s", "es", "'s", "’s", "'", "ing", "ＳＳ"]),
+        st.sampled_from(["", "", "re", "x"]),
+    ).map(lambda t: t[3] + t[1](t[0]) + t[2])
+    return st.one_of(latin, st.sampled_from(CJK), st.sampled_from(["d'Ivoire", "rock’n’roll"]))
+
+
+def texts() -> st.SearchStrategy[str]:
+    pieces = st.lists(st.tuples(spelled(), st.sampled_from(SEPARATORS)), max_size=14)
+    return pieces.map(lambda items: "".join(word + sep for word, sep in items))
+
+
+def documents() -> st.SearchStrategy[Document]:
+    return st.builds(Document, texts(), texts(), texts(), texts())
+
+
+def terms() -> st.SearchStrategy[str]:
+    case = st.sampled_from([str.lower, str.upper, str.title])
+    word = st.tuples(st.sampled_from(VOCAB), case).map(lambda t: t[1](t[0]))
+    prefix = st.tuples(st.sampled_from(VOCAB), st.integers(2, 6)).map(
+        lambda t: t[0][: max(2, min(t[1], len(t[0])))] + "*"
+    )
+    phrase = st.lists(st.one_of(word, prefix), min_size=2, max_size=3).map(
+        lambda words: '"' + " ".join(words) + '"'
+    )
+    exact = st.sampled_from(["`ICO`", "`US`", "`China`", "`Fed*`", "`Hong Kong`", "`中国`"])
+    return st.one_of(word, prefix, phrase, exact, st.sampled_from(CJK))
+
+
+def scoped() -> st.SearchStrategy[str]:
+    field = st.sampled_from(["", "", "title:", "summary:", "feed:", "link:"])
+    return st.tuples(field, terms()).map("".join)
+
+
+def queries() -> st.SearchStrategy[str]:
+    near = st.tuples(terms(), st.integers(1, 6), terms()).map(
+        lambda t: f"{t[0]} NEAR/{t[1]} {t[2]}"
+    )
+    leaves = st.one_of(scoped(), near)
+
+    def extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        negation = children.map(lambda q: f"NOT ({q})")
+        binary = st.tuples(children, st.sampled_from([" AND ", " OR ", " "]), children).map(
+            lambda t: f"({t[0]}{t[1]}{t[2]})"
+        )
+        scope = st.tuples(st.sampled_from(FIELDS), children).map(lambda t: f"{t[0]}:({t[1]})")
+        return st.one_of(negation, binary, scope)
+
+    return st.recursive(leaves, extend, max_leaves=8)
+
+
+def explained(hits: list[Hit]) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    return [(hit.watchlist, hit.terms, hit.fields) for hit in hits]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    watchlists=st.lists(queries(), min_size=1, max_size=12), docs=st.lists(documents(), max_size=4)
+)
+def test_indexed_matcher_equals_naive_matcher(watchlists: list[str], docs: list[Document]) -> None:
+    named = [(f"w{i}", query) for i, query in enumerate(watchlists)]
+    indexed, naive = compile_watchlists(named), compile_naive(named)
+    assert indexed.watchlists == naive.watchlists
+    for doc in docs:
+        # one matcher serves many documents: caches must not leak between them
+        assert explained(indexed.match(doc)) == explained(naive.match(doc))
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.one_of(texts(), st.text(), st.text(alphabet="aé's’ß\u0301İ中ＡＢ- ")))
+def test_fast_tokeniser_splits_exactly_like_the_reference(text: str) -> None:
+    assert tokenise_fast(text) == tokenise(text)
+
+
+def test_hits_say_which_field_each_term_matched_in() -> None:
+    matcher = compile_watchlists([("w", 'yuan OR title:China OR "rate cut" OR link:ico')])
+    doc = Document(
+        title="China holds rates",
+        summary="The yuan slid; a rate cut looms",
+        link="https://example.org/ico-news",
+    )
+    [hit] = matcher.match(doc)
+    assert hit.explain() == (
+        ("yuan", "summary"),
+        ("title:China", "title"),
+        ('"rate cut"', "summary"),
+        ("link:ico", "link"),
+    )
+
+
+def test_a_term_is_explained_by_the_first_field_it_occurs_in() -> None:
+    [hit] = compile_watchlists([("w", "fed")]).match(Document("Fed holds", "the Fed said"))
+    assert hit.fields == ("title",)
+
+
+def test_hits_built_by_hand_still_compare_equal_to_matched_ones() -> None:
+    matched = compile_watchlists([("w", "china")]).match(Document("China", ""))
+    assert matched == [Hit("w", ("china",))]
+    assert Hit("w", ("china",)).fields == ()
+
+
+def test_queries_without_a_required_word_run_for_every_document() -> None:
+    matcher = compile_watchlists(
+        [("none", "NOT bitcoin"), ("either", "NOT bitcoin OR ether"), ("word", "bitcoin")]
+    )
+    assert matcher.always_evaluated == 2
+    assert [hit.watchlist for hit in matcher.match(Document("Gold rises", ""))] == [
+        "none",
+        "either",
+    ]
+    assert [hit.watchlist for hit in matcher.match(Document("Bitcoin ether", ""))] == [
+        "either",
+        "word",
+    ]
+
+
+def test_many_watchlists_sharing_words_come_back_in_config_order() -> None:
+    named = [(f"w{i}", q) for i, q in enumerate(["gold", "china", "gold AND china", "gold*"] * 50)]
+    hits = compile_watchlists(named).match(Document("China buys gold", ""))
+    assert [hit.watchlist for hit in hits] == [name for name, _ in named]
