@@ -45,7 +45,7 @@ from pathlib import Path
 
 import yaml
 
-from consumers.matching import Document, compile_naive, compile_watchlists
+from consumers.matching import Document, Hit, compile_naive, compile_watchlists
 from consumers.matching.text import fold, is_unspaced, tokenise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -265,9 +265,8 @@ def measure(watchlists: list[tuple[str, str]], articles: list[Document]) -> dict
     }
 
 
-def _same(expected: list[object], got: list[object]) -> bool:
-    explain = [getattr(hit, "fields", ()) for hit in expected]
-    return expected == got and explain == [getattr(hit, "fields", ()) for hit in got]
+def _same(expected: list[Hit], got: list[Hit]) -> bool:
+    return expected == got and [h.fields for h in expected] == [h.fields for h in got]
 
 
 # --- corpus --------------------------------------------------------------------------------

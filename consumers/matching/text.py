@@ -12,9 +12,19 @@ Words
     Hangul, Thai, Lao, Khmer, Myanmar) form their own *unspaced* words, split off from any
     adjacent Latin letters; query terms match those as substrings ("中国" in "中国人民银行").
 
+Input
+    Plain text: the poller has already stripped tags and decoded HTML entities, so the
+    matcher sees "AT&T", never "AT&amp;T" (which it would read as the words AT, amp, T).
+
 Folding, for case-insensitive terms (everything except backquoted terms)
-    casefold, then strip Latin combining accents: "Été" and "ete" fold alike. Backquoted terms
-    compare the NFKC text as it is.
+    casefold, then strip Latin combining accents: "Été" and "ete" fold alike. Precisely: the
+    word is casefolded ("Straße" → "strasse"), decomposed (NFD), stripped of the combining
+    marks U+0300 to U+036F, and recomposed (NFC). Letters that do not decompose keep their
+    identity ("ø", "ł", "æ" match only themselves); marks of other scripts (Devanagari
+    vowel signs, Thai tone marks) are kept. Backquoted terms compare the NFKC text as it is.
+
+Limits (enforced by the parser, see `query`): at most 50 terms and 2,000 characters per
+query, parentheses 20 deep, at least 2 characters before a wildcard's *, NEAR/1 to NEAR/50.
 
 Light stemmer
     1. possessive: a trailing 's, ’s or bare apostrophe is removed (China's → China,
