@@ -32,6 +32,8 @@ from typing import Any, Self
 from xml.sax.saxutils import escape
 
 import yaml
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.integration.feedserver import FeedServer, ReceivedRequest, Reply
 from tests.integration.receivers import Received, WebhookReceiver
@@ -170,6 +172,14 @@ class Stage:
         if proc is None or proc.poll() is not None:
             return self.poll()
         proc.send_signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+    def wait(self, timeout: float) -> int | None:
+        """Wait for the process to exit: its code, or None when it had to be killed."""
+        with self._lock:
+            proc = self._proc
+        if proc is None:
+            return None
         try:
             code = proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -295,7 +305,8 @@ class Supervisor:
             if stage.pid is not None:
                 os.kill(stage.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        return {s.name: s.stop(max(0.1, deadline - time.monotonic())) for s in running}
+        # Wait, do not signal again: a second SIGTERM during shutdown would kill the process.
+        return {s.name: s.wait(max(0.1, deadline - time.monotonic())) for s in running}
 
     def shutdown(self) -> None:
         self._halt.set()
@@ -591,18 +602,18 @@ def kafka_section(bootstrap: str, prefix: str, **extra: Any) -> dict[str, Any]:
 
 async def read_topic(bootstrap: str, topic: str) -> list[tuple[str, bytes, int]]:
     """Every record now in `topic` as (key, value, partition), read without a consumer group."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in described.get("partitions", ())]
+    if not partitions:
+        return []
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            await consumer.topics()  # refresh metadata once: the topic may be brand new
-            found = consumer.partitions_for_topic(topic) or ()
-            partitions = [TopicPartition(topic, p) for p in found]
-        if not partitions:
-            return []
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -633,8 +644,6 @@ def kafka_script_run(script: Path, *args: str, timeout: float = 300) -> tuple[in
 
 
 async def list_topics(bootstrap: str) -> set[str]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

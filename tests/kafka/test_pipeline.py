@@ -69,7 +69,7 @@ def test_new_items_reach_the_webhook_once_through_three_processes(
     assert result.unexpected == [], "only matching stories are alerted"
     assert result.repeated == 0, "each alert arrives once"
     assert result.unverified == 0, "every webhook is signed"
-    assert result.delivered == len(expected) == 3 * len(DESTINATIONS)
+    assert result.delivered == len(expected) == 4 * len(DESTINATIONS)
     for request in hook.received:
         body = request.json()
         assert body["type"] == "newsalert.alert"
