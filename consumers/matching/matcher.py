@@ -33,6 +33,8 @@ from consumers.matching.text import is_unspaced
 # Clauses besides the indexed one kept as filters. Each is one C-level set test; past a few,
 # a candidate that survived them is about to be evaluated anyway.
 MAX_FILTERS = 3
+# From this many watchlists on, the compiled objects are frozen out of the cycle collector.
+FREEZE_FROM = 10_000
 _PREFIX_MARK = "*"
 _SUBSTRING_MARK = "~"
 _CASE_MARK = "`"
@@ -185,7 +187,14 @@ def compile_watchlists(queries: Sequence[tuple[str, str]]) -> Matcher:
     paused = gc.isenabled()
     gc.disable()
     try:
-        return Matcher([(name, parse_watchlist(name, text)) for name, text in queries])
+        matcher = Matcher([(name, parse_watchlist(name, text)) for name, text in queries])
     finally:
         if paused:
             gc.enable()
+    if len(queries) >= FREEZE_FROM:
+        # Every later full collection would walk the millions of objects of a large matcher
+        # (measured: 0.6 s a pass, a 4x slowdown at 100,000 watchlists). Moving them to the
+        # permanent generation exempts them from cycle scans; reference counting still frees
+        # them when the matcher is replaced, as they form no cycles.
+        gc.freeze()
+    return matcher
