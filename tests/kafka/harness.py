@@ -229,6 +229,10 @@ class Stage:
                     continue
         return events
 
+    def count(self, event: str) -> int:
+        """How many times it logged `event` (for reports; tests assert on what users see)."""
+        return sum(1 for e in self.events() if e.get("event") == event)
+
     def tail(self, lines: int = 15) -> str:
         text = "\n".join(self.log_text().splitlines()[-lines:])
         return f"--- {self.name} (exits {self.exit_codes}) {self.log_path}:\n{text}"

@@ -69,7 +69,15 @@ def test_second_matcher_and_notifier_join_then_first_ones_leave(
         )
         last_exits = supervisor.stop_all()
 
-    report(capsys, "rebalance", stories=STORIES, **result.counts())
+    matchers, notifiers = (matcher, matcher2), (notifier, notifier2)
+    report(
+        capsys,
+        "rebalance",
+        stories=STORIES,
+        matched_by={s.name: s.count("article_matched") for s in matchers},
+        delivered_by={s.name: s.count("alert_delivered") for s in notifiers},
+        **result.counts(),
+    )
     assert result.missing == [], f"{len(result.missing)} lost\n{supervisor.tails()}"
     assert result.unexpected == []
     assert result.unverified == 0
