@@ -330,7 +330,7 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
         unset = {loc for loc, _, _ in loaded.problems}
         problems.extend(
             line
-            for loc, line in _describe_validation(exc, where, loaded.positions, loaded.data)
+            for loc, line in _describe_validation(exc, where, loaded.positions, loaded.data, env)
             if not any(u[: len(loc)] == loc for u in unset)
         )
     problems.extend(_cross_check(loaded.data, where, loaded.positions))
@@ -399,7 +399,11 @@ def _cross_check(
 
 
 def _describe_validation(
-    exc: ValidationError, where: str, positions: dict[Loc, tuple[int, int]], data: dict[str, Any]
+    exc: ValidationError,
+    where: str,
+    positions: dict[Loc, tuple[int, int]],
+    data: dict[str, Any],
+    environ: Mapping[str, str],
 ) -> list[tuple[Loc, str]]:
     lines = []
     for err in exc.errors(include_input=False, include_url=False):
@@ -413,7 +417,9 @@ def _describe_validation(
             msg = "required key is missing"
         else:
             msg = err["msg"].removeprefix("Value error, ")
-        lines.append((loc, f"{_position(where, positions, loc)}{_dotted(loc)}: {msg}"))
+        variable = _override_of(loc, environ)
+        place = f"{where}: {variable}: " if variable else _position(where, positions, loc)
+        lines.append((loc, f"{place}{_dotted(loc)}: {msg}"))
     return lines
 
 
@@ -436,6 +442,18 @@ def _allowed_keys(parent: Loc, data: dict[str, Any]) -> set[str]:
 def _suggest(word: str, choices: set[str]) -> str:
     close = difflib.get_close_matches(word, sorted(choices), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _override_of(loc: Loc, environ: Mapping[str, str]) -> str | None:
+    """The NEWSALERT_* variable that set this key (or a section above it), if one did."""
+    keys = [str(p).upper() for p in loc if isinstance(p, str)]
+    if len(keys) != len(loc):
+        return None  # list items cannot be set from the environment
+    for end in range(len(keys), 0, -1):
+        name = "NEWSALERT_" + "__".join(keys[:end])
+        if any(k.upper() == name for k in environ):
+            return f"environment variable {name}"
+    return None
 
 
 def _position(where: str, positions: dict[Loc, tuple[int, int]], loc: Loc) -> str:

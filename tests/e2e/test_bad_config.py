@@ -199,12 +199,6 @@ def test_bad_value_from_the_environment_exits_2(tmp_path: Path, command: str) ->
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a bad NEWSALERT_* override is reported at the file's line for that key (where the "
-    "file holds a valid value), not as coming from the environment variable: "
-    "service/settings.py _describe_validation should prefer the env source when it set the key",
-)
 def test_bad_value_from_the_environment_names_the_variable(tmp_path: Path) -> None:
     path = _write(tmp_path, Broken("env", "state_dir", "state_dir", [], None))
     env = {"SLACK_URL": SECRET, "NEWSALERT_POLLING__INTERVAL": "soon"}
