@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 import structlog
 
-from consumers.matching import Document, Hit, Matcher, compile_watchlists
+from consumers.matching import Document, Hit
+from consumers.reload import MatcherHolder
 from service.bus.base import ALERTS, Bus, Record
 from service.metrics import Metrics
 from service.models import Alert, Article, WatchlistMatch, alert_id
-from service.settings import WatchlistConfig
 
 log = structlog.get_logger(__name__)
 
@@ -52,33 +52,35 @@ def build_alerts(
 
 
 class MatcherStage:
+    """Matches each batch with the rules running when the batch starts: a live reload swaps
+    the rules between batches, never in the middle of an article."""
+
     def __init__(
         self,
-        watchlists: Sequence[WatchlistConfig],
+        holder: MatcherHolder,
         bus: Bus,
         metrics: Metrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._matcher: Matcher = compile_watchlists([(w.name, w.query) for w in watchlists])
-        self._routes = {w.name: list(w.destinations) for w in watchlists}
+        self.holder = holder
         self._bus = bus
         self._metrics = metrics
         self._clock = clock
 
-    def alerts_for(self, article: Article, now: datetime) -> list[Alert]:
-        hits = self._matcher.match(document_of(article))
-        for hit in hits:
-            self._metrics.watchlist_matches.labels(hit.watchlist).inc()
-        if hits:
-            self._metrics.articles_matched.inc()
-        return build_alerts(article, hits, self._routes, now)
-
     async def handle(self, records: Sequence[Record]) -> None:
         now = self._clock()
+        rules = self.holder.current
+        self._metrics.watchlists_version.set(rules.version)
+        self._metrics.watchlist_reload_failures.set(self.holder.failures)
         out: list[tuple[str, bytes]] = []
         for record in records:
             article = Article.model_validate_json(record.value)
-            for alert in self.alerts_for(article, now):
+            hits = rules.matcher.match(document_of(article))
+            for hit in hits:
+                self._metrics.watchlist_matches.labels(hit.watchlist).inc()
+            if hits:
+                self._metrics.articles_matched.inc()
+            for alert in build_alerts(article, hits, rules.routes, now):
                 self._metrics.alerts_created.labels(alert.destination).inc()
                 log.info(
                     "article_matched",
@@ -89,3 +91,10 @@ class MatcherStage:
                 # Keyed by destination: one destination's order and rate limit live in one partition.
                 out.append((alert.destination, alert.model_dump_json().encode()))
         await self._bus.publish(ALERTS, out)
+
+    def readiness(self) -> str:
+        """For /readyz: the running version, and the last reload's error if it failed."""
+        status = f"ok: watchlists version {self.holder.version}"
+        if self.holder.last_error:
+            status += f"; the last edit was refused, running rules kept: {self.holder.last_error}"
+        return status

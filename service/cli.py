@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import structlog
 
@@ -113,19 +114,21 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         if args.once:
             return asyncio.run(commands.run_once(settings))
-        return asyncio.run(_until_signalled(settings, None))
-    return asyncio.run(_until_signalled(settings, args.command))
+        return asyncio.run(_until_signalled(settings, None, path))
+    return asyncio.run(_until_signalled(settings, args.command, path))
 
 
-async def _until_signalled(settings: Settings, role: str | None) -> int:
+async def _until_signalled(settings: Settings, role: str | None, path: Path) -> int:
     from service import commands
 
     stop = asyncio.Event()
+    reload = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload.set)  # re-read the watchlists now
     try:
-        await commands.run_service(settings, role, stop)
+        await commands.run_service(settings, role, stop, config_path=path, reload=reload)
     except NewsalertError:
         raise
     except Exception:

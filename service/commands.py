@@ -68,16 +68,25 @@ async def run_once(settings: Settings) -> int:
     return 0
 
 
-async def run_service(settings: Settings, role: str | None, stop: asyncio.Event) -> None:
+async def run_service(
+    settings: Settings,
+    role: str | None,
+    stop: asyncio.Event,
+    *,
+    config_path: Path | None = None,
+    reload: asyncio.Event | None = None,
+) -> None:
+    """Run until `stop`; watchlist edits in `config_path` (or `reload`) are applied live."""
     if role is None and settings.kafka is None:
-        await run_forever(settings, stop)
+        await run_forever(settings, stop, config_path=config_path, reload=reload)
         return
     if settings.kafka is None:
         raise NewsalertError(
             f"the {role} role runs over Kafka: set kafka.bootstrap_servers in the config "
             "(or NEWSALERT_KAFKA__BOOTSTRAP_SERVERS)"
         )
-    await run_roles(settings, set(ROLES) if role is None else {role}, stop)
+    roles = set(ROLES) if role is None else {role}
+    await run_roles(settings, roles, stop, config_path=config_path, reload=reload)
 
 
 # --- match: a dry run over saved feeds or URLs --------------------------------------------
@@ -149,6 +158,10 @@ def _match_json(source: str, article: Article, hits: Sequence[Hit]) -> dict[str,
         "published": article.published.isoformat() if article.published else None,
         "watchlists": [h.watchlist for h in hits],
         "matches": {h.watchlist: list(h.terms) for h in hits},
+        "explain": {
+            h.watchlist: [{"term": term, "field": field} for term, field in h.explain()]
+            for h in hits
+        },
     }
 
 
@@ -159,7 +172,10 @@ def _print_matches(source: str, results: Sequence[tuple[Article, Sequence[Hit]]]
         names = ", ".join(h.watchlist for h in hits) or "-"
         print(f"  [{names}] {article.title}")
         for hit in hits:
-            print(f"      {hit.watchlist}: {', '.join(hit.terms)}")
+            found = ", ".join(f"{term} ({field})" for term, field in hit.explain()) or ", ".join(
+                hit.terms
+            )
+            print(f"      {hit.watchlist}: {found}")
 
 
 # --- feed states -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from consumers.kafka_outbox import DeliveryLog, KafkaOutbox
 from consumers.matcher import MatcherStage
 from consumers.notifier import Notifier, build_destinations, policies_of
+from consumers.reload import watch_config
 from service.bus.base import ALERTS, ARTICLES
 from service.bus.kafka import KafkaBus, KafkaUnavailableError, commit_quietly, make_consumer
 from service.errors import NewsalertError
@@ -27,7 +29,7 @@ from service.fetch import Fetcher, make_client
 from service.health import HealthServer
 from service.kafka_feed_state import KafkaFeedStates
 from service.metrics import Metrics
-from service.pipeline import fetch_limits, stop_or_crash
+from service.pipeline import fetch_limits, matcher_holder, stop_or_crash
 from service.poller import Poller
 from service.settings import Settings
 from service.stage import consume
@@ -51,9 +53,14 @@ class Watchdog:
         self._probe = probe
         self._last_ok = time.monotonic()
         self._watched: dict[str, Callable[[], float]] = {}
+        self._details: dict[str, Callable[[], str]] = {}
 
     def watch(self, name: str, last_progress: Callable[[], float]) -> None:
         self._watched[name] = last_progress
+
+    def detail(self, name: str, status: Callable[[], str]) -> None:
+        """Another /readyz entry: "ok", "ok: details", or a one-line problem."""
+        self._details[name] = status
 
     def readiness(self) -> dict[str, str]:
         now = time.monotonic()
@@ -65,6 +72,7 @@ class Watchdog:
         for name, last in self._watched.items():
             idle = now - last()
             checks[name] = "ok" if idle < 30 else f"no progress for {idle:.0f}s"
+        checks.update({name: status() for name, status in self._details.items()})
         return checks
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -86,7 +94,15 @@ class Watchdog:
             await asyncio.sleep(PROBE_EVERY)
 
 
-async def run_roles(settings: Settings, roles: set[str], stop: asyncio.Event) -> None:
+async def run_roles(
+    settings: Settings,
+    roles: set[str],
+    stop: asyncio.Event,
+    *,
+    config_path: Path | None = None,
+    reload: asyncio.Event | None = None,
+) -> None:
+    """Run the given roles until `stop`; `config_path` and `reload` as in `run_forever`."""
     assert settings.kafka is not None
     metrics = Metrics()
     intake_stop = asyncio.Event()
@@ -100,7 +116,9 @@ async def run_roles(settings: Settings, roles: set[str], stop: asyncio.Event) ->
         if "poller" in roles:
             work += await _poller(settings, bus, client, metrics, watchdog, stack, intake_stop)
         if "matcher" in roles:
-            work += await _matcher(settings, bus, metrics, watchdog, intake_stop)
+            work += await _matcher(
+                settings, bus, metrics, watchdog, intake_stop, config_path, reload
+            )
         if "notifier" in roles:
             work += await _notifier(settings, bus, client, metrics, watchdog, stack, intake_stop)
         health = HealthServer(
@@ -144,12 +162,22 @@ async def _poller(
 
 
 async def _matcher(
-    settings: Settings, bus: KafkaBus, metrics: Metrics, watchdog: Watchdog, stop: asyncio.Event
+    settings: Settings,
+    bus: KafkaBus,
+    metrics: Metrics,
+    watchdog: Watchdog,
+    stop: asyncio.Event,
+    config_path: Path | None,
+    reload: asyncio.Event | None,
 ) -> list[Coroutine[Any, Any, object]]:
-    stage = MatcherStage(settings.watchlists, bus, metrics)
+    stage = MatcherStage(matcher_holder(settings), bus, metrics)
     consumer = await bus.consumer(ARTICLES, "matcher")
     watchdog.watch("matcher", lambda: consumer.last_fetch)
-    return [consume(consumer, stage.handle, stop)]
+    watchdog.detail("watchlists", stage.readiness)
+    work: list[Coroutine[Any, Any, object]] = [consume(consumer, stage.handle, stop)]
+    if config_path is not None:
+        work.append(watch_config(config_path, stage.holder, stop, wake=reload))
+    return work
 
 
 async def _notifier(

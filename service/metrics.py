@@ -42,6 +42,16 @@ class Metrics:
         self.watchlist_matches = Counter(
             "newsalert_watchlist_matches", "Matches per watchlist", ["watchlist"], registry=r
         )
+        self.watchlists_version = Gauge(
+            "newsalert_watchlists_version",
+            "Version of the running watchlists (1 at start)",
+            registry=r,
+        )
+        self.watchlist_reload_failures = Gauge(
+            "newsalert_watchlist_reload_failures",
+            "Refused watchlist edits since the last successful reload",
+            registry=r,
+        )
         self.alerts_created = Counter(
             "newsalert_alerts_created",
             "Alerts created per destination",

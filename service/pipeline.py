@@ -13,12 +13,14 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import structlog
 
 from consumers.matcher import MatcherStage
 from consumers.notifier import Notifier, OutboxIntake, build_destinations, policies_of
+from consumers.reload import MatcherHolder, watch_config
 from service.bus.base import ALERTS, ARTICLES
 from service.bus.embedded import EmbeddedBus
 from service.fetch import Fetcher, FetchLimits, make_client
@@ -60,6 +62,10 @@ class Embedded:
     intake: OutboxIntake
 
 
+def matcher_holder(settings: Settings) -> MatcherHolder:
+    return MatcherHolder(settings.watchlists, destinations=[d.name for d in settings.destinations])
+
+
 @asynccontextmanager
 async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
     metrics = Metrics()
@@ -74,7 +80,7 @@ async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
             bus=bus,
             metrics=metrics,
             poller=Poller(settings, store, Fetcher(client, fetch_limits(settings)), bus, metrics),
-            matcher=MatcherStage(settings.watchlists, bus, metrics),
+            matcher=MatcherStage(matcher_holder(settings), bus, metrics),
             notifier=notifier,
             intake=OutboxIntake(store, notifier),
         )
@@ -107,11 +113,24 @@ async def run_once(settings: Settings) -> None:
         )
 
 
-async def run_forever(settings: Settings, stop: asyncio.Event) -> None:
-    """Run every stage until `stop`; a stage that crashes stops the others and is re-raised."""
+async def run_forever(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    config_path: Path | None = None,
+    reload: asyncio.Event | None = None,
+) -> None:
+    """Run every stage until `stop`; a stage that crashes stops the others and is re-raised.
+
+    With `config_path`, an edit of its watchlists (or setting `reload`, on SIGHUP) recompiles
+    and swaps them without a restart.
+    """
     async with open_embedded(settings) as app:
         health = HealthServer(
-            settings.health.host, settings.health.port, app.metrics, lambda: {"store": "ok"}
+            settings.health.host,
+            settings.health.port,
+            app.metrics,
+            lambda: {"store": "ok", "watchlists": app.matcher.readiness()},
         )
         if settings.health.port:
             await health.start()
@@ -125,6 +144,13 @@ async def run_forever(settings: Settings, stop: asyncio.Event) -> None:
             asyncio.create_task(app.notifier.run(intake_stop), name="notifier"),
             asyncio.create_task(_maintain(app, intake_stop), name="maintenance"),
         ]
+        if config_path is not None:
+            tasks.append(
+                asyncio.create_task(
+                    watch_config(config_path, app.matcher.holder, intake_stop, wake=reload),
+                    name="watchlists-reload",
+                )
+            )
         log.info(
             "service_started",
             mode="embedded",
