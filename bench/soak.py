@@ -1,0 +1,299 @@
+"""Soak: 1,000 feeds updating continuously, 1,000 watchlists, two destinations, N minutes.
+
+A local feed server holds 1,000 feeds (conditional GET: unchanged feeds answer 304) and adds
+new stories to random feeds at `--rate` per second; `newsalert run` polls them every
+`--interval` and alerts two local webhook receivers (one signed). Every `--sample` seconds the
+service's resident memory is read from /proc. At the end it prints one JSON object:
+articles/s (items read, and new articles), alerts/s delivered, end-to-end latency (story
+served -> receiver accepted) median and p99, lost and repeated alerts, peak RSS, and RSS over
+time with the growth after warm-up (MB per minute).
+
+    .venv/bin/python bench/soak.py [--minutes 10] [--feeds 1000] [--watchlists 1000]
+                                   [--rate 5] [--interval 10s] [--kafka]
+
+`--kafka` runs the same soak in Kafka mode (one `newsalert run` process over a local broker
+that scripts/kafka fetches and starts; needs Java 17 and Maven).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NEWSALERT = str(Path(sys.executable).with_name("newsalert"))
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - for local receivers only
+KEEP = 20  # stories per feed document
+WATCHED = "term"  # watchlist i watches the word term<i>; stories also use unwatched words
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+
+
+class Feeds:
+    """`count` feeds whose documents change when a story is added; ETag = version."""
+
+    def __init__(self, count: int, watchlists: int, seed: int) -> None:
+        from tests.feeds import Item
+
+        self._item = Item
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.count = count
+        self.words = watchlists * 2  # half the vocabulary is watched
+        self.stories: list[tuple[str, float]] = []  # (title, monotonic time first served)
+        self._docs: dict[int, tuple[int, list[Any]]] = {i: (0, []) for i in range(count)}
+        self._bodies: dict[int, bytes] = {}
+
+    def add(self) -> None:
+        from tests.feeds import rss
+
+        with self._lock:
+            n = len(self.stories)
+            feed = self._rng.randrange(self.count)
+            a, b = self._rng.randrange(self.words), self._rng.randrange(self.words)
+            title = f"{WATCHED}{a} and {WATCHED}{b} story {n}"
+            version, items = self._docs[feed]
+            items = [self._item(f"s{n}", title, hours_ago=0.0), *items][:KEEP]
+            self._docs[feed] = (version + 1, items)
+            self._bodies[feed] = rss(items, title=f"feed {feed}")
+            self.stories.append((title, time.monotonic()))
+
+    def respond(self, request: Any) -> Any:
+        from tests.integration.feedserver import Reply
+
+        feed = int(request.path.split("?")[0].rsplit("/", 1)[1])
+        with self._lock:
+            version, _ = self._docs[feed]
+            body = self._bodies.get(feed)
+        etag = f'"v{version}"'
+        if request.headers.get("if-none-match") == etag:
+            return Reply(status=304, headers={"ETag": etag})
+        if body is None:
+            from tests.feeds import rss
+
+            body = rss([], title=f"feed {feed}")
+        return Reply(body=body, headers={"ETag": etag, "Content-Type": "application/rss+xml"})
+
+    def watched(self, title: str) -> bool:
+        words = [int(w[len(WATCHED) :]) for w in title.split() if w.startswith(WATCHED)]
+        return any(w < self.words // 2 for w in words)
+
+
+def rss_kb(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def metric_sum(text: str, name: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and not line.startswith("#"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def soak(args: argparse.Namespace, work: Path, kafka: dict[str, Any] | None) -> dict[str, Any]:
+    from tests.integration.feedserver import FeedServer
+    from tests.integration.receivers import WebhookReceiver
+
+    feeds = Feeds(args.feeds, args.watchlists, args.seed)
+    port = free_port()
+    with (
+        FeedServer() as server,
+        WebhookReceiver(SECRET) as signed,
+        WebhookReceiver() as plain,
+    ):
+        for i in range(args.feeds):
+            server.route(f"/feed/{i}", feeds.respond)
+        config: dict[str, Any] = {
+            "state_dir": str(work / "state"),
+            "health": {"host": "127.0.0.1", "port": port},
+            "logging": {"level": "warning", "format": "json"},
+            "network": {"allow_private": True},
+            "polling": {
+                "interval": args.interval,
+                "backfill": "none",
+                "per_host": 16,
+                "concurrency": 32,
+            },
+            "feeds": [
+                {"name": f"f{i}", "url": server.url(f"/feed/{i}")} for i in range(args.feeds)
+            ],
+            "watchlists": [
+                {"name": f"w{i}", "query": f"{WATCHED}{i}", "destinations": ["signed", "plain"]}
+                for i in range(args.watchlists)
+            ],
+            "destinations": [
+                {"name": "signed", "type": "webhook", "url": signed.url, "secret": SECRET},
+                {"name": "plain", "type": "webhook", "url": plain.url},
+            ],
+        }
+        if kafka is not None:
+            config["kafka"] = kafka
+        path = work / "newsalert.yaml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        log = (work / "stderr.log").open("wb")
+        proc = subprocess.Popen(  # noqa: S603 - our own console script
+            [NEWSALERT, "run", "-c", str(path)], stdout=subprocess.DEVNULL, stderr=log
+        )
+        started = time.monotonic()
+        samples: list[tuple[float, float]] = []
+        duration = args.minutes * 60
+        next_story = started
+        next_sample = started
+        try:
+            while (now := time.monotonic()) - started < duration:
+                if proc.poll() is not None:
+                    raise SystemExit(f"newsalert exited {proc.returncode}; see {log.name}")
+                while next_story <= now:
+                    feeds.add()
+                    next_story += 1.0 / args.rate
+                if next_sample <= now:
+                    samples.append((round(now - started, 1), rss_kb(proc.pid, "VmRSS") / 1024))
+                    next_sample += args.sample
+                time.sleep(0.02)
+            time.sleep(_seconds(args.interval) * 1.2 + 5)  # last stories polled and delivered
+            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+            peak = rss_kb(proc.pid, "VmHWM") / 1024
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+            log.close()
+        elapsed = time.monotonic() - started
+        arrivals: dict[tuple[str, str], float] = {}
+        repeated = 0
+        for name, receiver in (("signed", signed), ("plain", plain)):
+            for r in receiver.received:
+                if not 200 <= r.status < 300:
+                    continue
+                title = r.json()["data"]["article"]["title"]
+                key = (title, name)
+                if key in arrivals:
+                    repeated += 1
+                    continue
+                arrivals[key] = r.at  # monotonic, like the stories' times
+    # With backfill: none a feed's first poll alerts on nothing, so stories served before the
+    # first round of polls are not expected; nor are the last ones if a poll may not have come.
+    settle = _seconds(args.interval) * 1.2 + 5
+    window = (started + settle, time.monotonic() - settle)
+    expected = [
+        (t, at) for t, at in feeds.stories if feeds.watched(t) and window[0] <= at < window[1]
+    ]
+    latencies = [
+        arrivals[(t, d)] - at
+        for t, at in expected
+        for d in ("signed", "plain")
+        if (t, d) in arrivals
+    ]
+    lost = sum(1 for t, _ in expected for d in ("signed", "plain") if (t, d) not in arrivals)
+    warm = [rss for t, rss in samples if t >= min(60.0, duration / 5)]
+    growth = _slope([(t, rss) for t, rss in samples if t >= min(60.0, duration / 5)])
+    return {
+        "mode": "kafka" if kafka else "embedded",
+        "minutes": args.minutes,
+        "feeds": args.feeds,
+        "watchlists": args.watchlists,
+        "destinations": 2,
+        "interval": args.interval,
+        "stories_added": len(feeds.stories),
+        "articles_read_per_s": round(
+            metric_sum(metrics, "newsalert_articles_polled_total") / elapsed, 1
+        ),
+        "new_articles_per_s": round(
+            metric_sum(metrics, "newsalert_articles_published_total") / elapsed, 2
+        ),
+        "polls_per_s": round(metric_sum(metrics, "newsalert_feed_polls_total") / elapsed, 1),
+        "alerts_per_s": round(metric_sum(metrics, "newsalert_alerts_delivered_total") / elapsed, 2),
+        "alerts_expected": len(expected) * 2,
+        "alerts_lost": lost,
+        "alerts_repeated": repeated,
+        "latency_median_s": round(statistics.median(latencies), 2) if latencies else None,
+        "latency_p99_s": round(percentile(latencies, 0.99), 2) if latencies else None,
+        "peak_rss_mb": round(peak, 1),
+        "rss_after_warmup_mb": [round(min(warm), 1), round(max(warm), 1)] if warm else None,
+        "rss_growth_after_warmup_mb_per_min": round(growth * 60, 2) if growth is not None else None,
+        "rss_samples": [(t, round(m, 1)) for t, m in samples],
+    }
+
+
+def _seconds(duration: str) -> float:
+    from service.units import parse_duration
+
+    return float(parse_duration(duration))
+
+
+def _slope(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope (MB per second) of RSS over time."""
+    if len(points) < 3:
+        return None
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--watchlists", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=5.0, help="new stories per second")
+    parser.add_argument("--interval", default="10s", help="polling interval of every feed")
+    parser.add_argument("--sample", type=float, default=5.0, help="seconds between RSS samples")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--kafka", action="store_true", help="run in Kafka mode")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    with tempfile.TemporaryDirectory(prefix="newsalert-soak-") as tmp:
+        work = Path(tmp)
+        if not args.kafka:
+            figures = soak(args, work, None)
+        else:
+            from tests.kafka.harness import kafka_script_run, kafka_section
+
+            script = ROOT / "scripts" / "kafka"
+            broker = work / "broker"
+            code, out, err = kafka_script_run(script, "start", "--dir", str(broker))
+            if code != 0:
+                print(f"scripts/kafka start failed:\n{err}", file=sys.stderr)
+                return 2
+            bootstrap = re.findall(r"^bootstrap=(\S+)$", out, re.MULTILINE)[-1]
+            try:
+                figures = soak(args, work, kafka_section(bootstrap, f"soak{os.getpid()}"))
+            finally:
+                kafka_script_run(script, "stop", "--dir", str(broker), timeout=60)
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
