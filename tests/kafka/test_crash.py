@@ -27,7 +27,7 @@ FEEDS = 10
 STORIES = 300  # two in three match: 200 stories, 600 alerts
 # Stories per second: slow enough that the stream outlasts the matcher's restart (a new member
 # waits out the killed one's session timeout) and the notifier still dies mid-stream.
-RATE = 12.0
+RATE = 10.0
 # At-least-once: a notifier killed between a delivery and its delivery-log entry sends that
 # alert again (same webhook-id). Only what was in flight at the kill may repeat.
 MAX_REPEATS = 10
