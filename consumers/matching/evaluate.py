@@ -13,7 +13,7 @@ only in which queries they evaluate and how they tokenise the document.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Protocol, assert_never
 
 from consumers.matching.index import FieldView
@@ -27,7 +27,11 @@ Found = list[tuple[str, str]]
 
 class DocumentView(Protocol):
     def view(self, field: str, case_sensitive: bool) -> FieldView:
-        """The words of one field, folded or as written."""
+        """The words of one field, folded or as written, with their positions."""
+        ...
+
+    def words(self, field: str, case_sensitive: bool) -> Container[str]:
+        """The stems of one field's words, folded or as written (no positions)."""
         ...
 
 
@@ -71,7 +75,7 @@ class _WordEvaluator:
 
     def evaluate(self, doc: DocumentView, found: Found) -> bool:
         for field in self._fields:
-            if self._text in doc.view(field, self._case_sensitive).stems:
+            if self._text in doc.words(field, self._case_sensitive):
                 found.append((self._label, field))
                 return True
         return False

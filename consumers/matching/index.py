@@ -8,7 +8,7 @@ matcher builds the same views from its own faster analysis (`analysis.DocumentAn
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 
 from consumers.matching.query import Word
 from consumers.matching.text import fold, is_unspaced, stem, tokenise
@@ -37,6 +37,11 @@ class FieldView:
     def contains(self, word: Word) -> bool:
         if word.kind == "word":
             return word.text in self.stems
+        if word.kind == "prefix":
+            # Only whether some key starts so: the first key not below the prefix tells.
+            keys = self._prefix_index()
+            index = bisect_left(keys, word.text)
+            return index < len(keys) and keys[index].startswith(word.text)
         return bool(self.positions(word))
 
     def positions(self, word: Word) -> Sequence[int]:
@@ -49,8 +54,9 @@ class FieldView:
             return [position for form, position in self._unspaced if word.text in form]
         return self._prefixed(word.text)
 
-    def _prefixed(self, prefix: str) -> Sequence[int]:
-        # Both the word and its stem count, so "city*" finds "cities" (stem "city").
+    def _prefix_index(self) -> list[str]:
+        """Sorted words and stems of the field; both count, so "city*" finds "cities" (stem
+        "city")."""
         if self._prefix_keys is None:
             by_key = self._prefix_positions
             for position, form in enumerate(self._forms):
@@ -58,7 +64,10 @@ class FieldView:
             for key, positions in self.stems.items():
                 by_key.setdefault(key, []).extend(positions)
             self._prefix_keys = sorted(by_key)
-        keys = self._prefix_keys
+        return self._prefix_keys
+
+    def _prefixed(self, prefix: str) -> Sequence[int]:
+        keys = self._prefix_index()
         found: set[int] = set()
         for index in range(bisect_left(keys, prefix), len(keys)):
             if not keys[index].startswith(prefix):
@@ -76,6 +85,9 @@ class DocumentIndex:
         self._texts = texts
         self._words: dict[str, list[str]] = {}
         self._views: dict[tuple[str, bool], FieldView] = {}
+
+    def words(self, field: str, case_sensitive: bool) -> Container[str]:
+        return self.view(field, case_sensitive).stems
 
     def view(self, field: str, case_sensitive: bool) -> FieldView:
         key = (field, case_sensitive)

@@ -20,31 +20,23 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from itertools import chain
 
 from consumers.matching.analysis import DocumentAnalysis, Lexicon
-from consumers.matching.evaluate import Evaluator, Found, compile_query
+from consumers.matching.decide import Decider, compile_decider
+from consumers.matching.evaluate import Found
+from consumers.matching.explain import Explainer, compile_explainer
 from consumers.matching.hits import Document, Hit, hit_of
+from consumers.matching.keys import KeyFinder
 from consumers.matching.naive import parse_watchlist
 from consumers.matching.query import And, Near, Node, Not, Or, Term
-from consumers.matching.required import Clause, clause_cost, required_clauses
-from consumers.matching.text import is_unspaced
+from consumers.matching.required import Clause, clause_cost, key_of, required_clauses
 
-# Clauses besides the indexed one kept as filters. Each is one C-level set test; past a few,
-# a candidate that survived them is about to be evaluated anyway.
-MAX_FILTERS = 3
 # From this many watchlists on, the compiled objects are frozen out of the cycle collector.
 FREEZE_FROM = 10_000
-_PREFIX_MARK = "*"
-_SUBSTRING_MARK = "~"
-_CASE_MARK = "`"
-
-
-@dataclass(frozen=True, slots=True)
-class _Query:
-    name: str
-    evaluator: Evaluator
-    filters: tuple[Clause, ...]
+# Hits remembered for reuse: a query matching through the same terms in the same fields
+# yields an equal, immutable Hit, so it is built once rather than once per article.
+HIT_MEMO_LIMIT = 100_000
 
 
 class Matcher:
@@ -53,31 +45,32 @@ class Matcher:
     def __init__(self, queries: Sequence[tuple[str, Node]]) -> None:
         postings: dict[str, list[int]] = {}
         always: list[int] = []
-        compiled: list[_Query] = []
-        keys: set[str] = set()
+        named: set[str] = set()
         fields: set[str] = set()
-        for number, (name, node) in enumerate(queries):
+        for number, (_, node) in enumerate(queries):
             clauses = sorted(set(required_clauses(node)), key=_rank)
-            compiled.append(_Query(name, compile_query(node), tuple(clauses[1 : 1 + MAX_FILTERS])))
             if not clauses:
                 always.append(number)
             for key in clauses[0] if clauses else ():
                 postings.setdefault(key, []).append(number)
-            for clause in clauses[: 1 + MAX_FILTERS]:
-                keys |= clause
-            fields |= {field for term in _terms(node) for field in term.fields}
-        self._queries = tuple(compiled)
+            for term in _terms(node):
+                named.update(key_of(word, term.case_sensitive) for word in term.words)
+                fields |= term.fields
+        self._names = tuple(name for name, _ in queries)
+        self._explainers: tuple[Explainer, ...] = tuple(compile_explainer(n) for _, n in queries)
+        self._deciders: tuple[Decider, ...] = tuple(compile_decider(n) for _, n in queries)
         self._postings = {key: tuple(numbers) for key, numbers in postings.items()}
         self._indexed = frozenset(self._postings)
-        self._always = frozenset(always)
+        self._always = tuple(always)
         self._fields = tuple(sorted(fields))
         self._lexicon = Lexicon()
-        self._folded = _KeyKinds([key for key in keys if not key.startswith(_CASE_MARK)])
-        self._exact = _KeyKinds([key[1:] for key in keys if key.startswith(_CASE_MARK)])
+        self._folded = KeyFinder(named, False, self._lexicon)
+        self._exact = KeyFinder(named, True, self._lexicon)
+        self._hits: dict[tuple[int, tuple[tuple[str, str], ...]], Hit] = {}
 
     @property
     def watchlists(self) -> tuple[str, ...]:
-        return tuple(query.name for query in self._queries)
+        return self._names
 
     @property
     def always_evaluated(self) -> int:
@@ -85,81 +78,35 @@ class Matcher:
         return len(self._always)
 
     def match(self, doc: Document) -> list[Hit]:
-        analysis = DocumentAnalysis(doc.texts(), self._lexicon)
-        present = self._present(analysis)
+        exact = bool(self._exact)
+        analysis = DocumentAnalysis(doc, self._lexicon, exact)
+        keys, field_keys = analysis.keys, analysis.field_keys
+        folded, written = self._folded.of.__getitem__, self._exact.of.__getitem__
+        for field in self._fields:
+            found = set(chain.from_iterable(map(folded, analysis.forms(field, False))))
+            if exact:
+                found.update(chain.from_iterable(map(written, analysis.forms(field, True))))
+            field_keys[field] = found
+            keys |= found
         candidates = set(self._always)
-        postings = self._postings
-        for key in present & self._indexed:
-            candidates.update(postings[key])
-        hits = []
-        queries = self._queries
-        for number in sorted(candidates):
-            query = queries[number]
-            for clause in query.filters:
-                if present.isdisjoint(clause):
-                    break
-            else:
-                found: Found = []
-                if query.evaluator.evaluate(analysis, found):
-                    hits.append(hit_of(query.name, found))
-        return hits
+        candidates.update(
+            chain.from_iterable(map(self._postings.__getitem__, keys & self._indexed))
+        )
+        deciders = self._deciders
+        matched = [number for number in candidates if deciders[number](analysis)]
+        matched.sort()
+        return [self._hit(number, analysis) for number in matched]
 
-    def _present(self, analysis: DocumentAnalysis) -> set[str]:
-        """The index keys the document holds, in any field that some query reads."""
-        present: set[str] = set()
-        for case_sensitive, kinds in ((False, self._folded), (True, self._exact)):
-            if not kinds.any:
-                continue
-            mark = _CASE_MARK if case_sensitive else ""
-            for field in self._fields:
-                forms = analysis.forms(field, case_sensitive)
-                if not forms:
-                    continue
-                stems = analysis.stems(field, case_sensitive)
-                if case_sensitive:
-                    present.update(mark + stem for stem in stems)
-                else:
-                    present.update(stems)
-                if kinds.prefixes:
-                    kinds.add_prefixes(present, set(forms).union(stems), mark)
-                if kinds.substrings:
-                    kinds.add_substrings(present, set(forms), mark)
-        return present
-
-
-class _KeyKinds:
-    """Wildcard prefixes and unspaced substrings that some clause holds, in one case mode."""
-
-    __slots__ = ("any", "heads", "lengths", "prefixes", "substrings")
-
-    def __init__(self, keys: Sequence[str]) -> None:
-        self.any = bool(keys)
-        self.prefixes = frozenset(k[1:] for k in keys if k.startswith(_PREFIX_MARK))
-        self.substrings = frozenset(k[1:] for k in keys if k.startswith(_SUBSTRING_MARK))
-        # Every leading part of every prefix, so the walk along a word stops at the first miss.
-        self.heads = frozenset(p[:i] for p in self.prefixes for i in range(1, len(p) + 1))
-        self.lengths = tuple(sorted({len(s) for s in self.substrings}))
-
-    def add_prefixes(self, present: set[str], words: set[str], mark: str) -> None:
-        heads, prefixes = self.heads, self.prefixes
-        for word in words:
-            for end in range(1, len(word) + 1):
-                head = word[:end]
-                if head not in heads:
-                    break
-                if head in prefixes:
-                    present.add(mark + _PREFIX_MARK + head)
-
-    def add_substrings(self, present: set[str], forms: set[str], mark: str) -> None:
-        substrings = self.substrings
-        for form in forms:
-            if not is_unspaced(form):
-                continue
-            for length in self.lengths:
-                for start in range(len(form) - length + 1):
-                    piece = form[start : start + length]
-                    if piece in substrings:
-                        present.add(mark + _SUBSTRING_MARK + piece)
+    def _hit(self, number: int, analysis: DocumentAnalysis) -> Hit:
+        found: Found = []
+        self._explainers[number](analysis, found)
+        key = (number, tuple(found))
+        hit = self._hits.get(key)
+        if hit is None:
+            if len(self._hits) >= HIT_MEMO_LIMIT:
+                self._hits.clear()
+            hit = self._hits[key] = hit_of(self._names[number], found)
+        return hit
 
 
 def _rank(clause: Clause) -> tuple[float, tuple[str, ...]]:

@@ -1,0 +1,110 @@
+"""The terms that made a query match, from a document's word and key sets (pure, no I/O).
+
+An explainer appends exactly the (term label, field) pairs that the query's evaluator
+(`evaluate.compile_query`) appends on the same `DocumentAnalysis`, and returns the same truth
+value: every true branch of an OR, all branches of a true AND (in the order written), nothing
+from under a NOT; a term reports the first field, in the order title, summary, feed, link,
+where it occurs. One-word terms are looked up in the field's stem set (plain words) or key
+set (wildcards, unspaced substrings) instead of word positions; phrases and NEAR are
+screened by the document's keys, then left to their evaluator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import assert_never
+
+from consumers.matching.analysis import DocumentAnalysis
+from consumers.matching.decide import compile_decider, term_keys
+from consumers.matching.evaluate import FIELD_ORDER, Found, compile_query
+from consumers.matching.query import DEFAULT_FIELDS, And, Near, Node, Not, Or, Term
+from consumers.matching.required import key_of
+
+Explainer = Callable[[DocumentAnalysis, Found], bool]
+
+
+def compile_explainer(node: Node) -> Explainer:
+    """The explainer of one query (see the module docstring)."""
+    if isinstance(node, Term):
+        if len(node.words) == 1:
+            return _one_word(node)
+        return _screened(node, term_keys(node))
+    if isinstance(node, Near):
+        return _screened(node, term_keys(node.left) | term_keys(node.right))
+    if isinstance(node, Not):
+        child = compile_decider(node.child)
+        return lambda doc, found: not child(doc)
+    if isinstance(node, And):
+        return _all(tuple(compile_explainer(child) for child in node.children))
+    if isinstance(node, Or):
+        return _every(tuple(compile_explainer(child) for child in node.children))
+    assert_never(node)
+
+
+def _one_word(term: Term) -> Explainer:
+    label, word, case_sensitive = term.label, term.words[0], term.case_sensitive
+    fields = tuple(field for field in FIELD_ORDER if field in term.fields)
+    if word.kind == "word":
+        text = word.text
+        if not case_sensitive and term.fields == DEFAULT_FIELDS:
+
+            def default_word(doc: DocumentAnalysis, found: Found) -> bool:
+                if text in doc.title:
+                    found.append((label, "title"))
+                    return True
+                if text in doc.summary:
+                    found.append((label, "summary"))
+                    return True
+                return False
+
+            return default_word
+
+        def scoped_word(doc: DocumentAnalysis, found: Found) -> bool:
+            for field in fields:
+                if text in doc.words(field, case_sensitive):
+                    found.append((label, field))
+                    return True
+            return False
+
+        return scoped_word
+
+    key = key_of(word, case_sensitive)
+
+    def keyed(doc: DocumentAnalysis, found: Found) -> bool:
+        if key in doc.keys:
+            for field in fields:
+                if key in doc.field_keys[field]:
+                    found.append((label, field))
+                    return True
+        return False
+
+    return keyed
+
+
+def _screened(node: Term | Near, keys: frozenset[str]) -> Explainer:
+    evaluator = compile_query(node)
+    return lambda doc, found: keys <= doc.keys and evaluator.evaluate(doc, found)
+
+
+def _all(children: tuple[Explainer, ...]) -> Explainer:
+    def explain(doc: DocumentAnalysis, found: Found) -> bool:
+        mark = len(found)
+        for child in children:
+            if not child(doc, found):
+                del found[mark:]
+                return False
+        return True
+
+    return explain
+
+
+def _every(children: tuple[Explainer, ...]) -> Explainer:
+    def explain(doc: DocumentAnalysis, found: Found) -> bool:
+        # No short cut: every true branch contributes its terms to the report.
+        matched = False
+        for child in children:
+            if child(doc, found):
+                matched = True
+        return matched
+
+    return explain
