@@ -1,61 +1,25 @@
-"""A document's words, computed once per article for the indexed matcher (pure, no I/O).
+"""A document's words and index keys, computed once per article for the indexed matcher
+(pure, no I/O).
 
-It yields exactly the words, folded forms and stems that `index.DocumentIndex` computes with
-the plain functions of `text`, only faster: `text.tokenise_fast` splits, ASCII text is folded
-whole with str.lower (the same as folding each word), and folded forms and stems of other
-words come from a `Lexicon`, a cache that news vocabulary keeps warm and that is read with
-`map` over a dict, so a known word costs no Python-level call at all.
-
-What queries need most, the set of stems of a field, is built eagerly for title and summary
-(`title`, `summary`, and their union `default`); everything else (other fields, words as
-written for backquoted terms, word positions for phrases, NEAR and wildcards) on first use.
+Each field some query reads is split once (`text.tokenise_fast`), and its index keys are
+read off the words with a `keys.KeyFinder`: that is all most documents need, since deciders
+and explainers look one-word terms up in those key sets. Folded forms, stems and word
+positions, which phrases and NEAR need, are derived from the same words on first use; they
+are exactly what `index.DocumentIndex` computes with the plain functions of `text`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Iterable
+from itertools import chain
 
 from consumers.matching.hits import Document
 from consumers.matching.index import FieldView
-from consumers.matching.text import fold, stem, tokenise_fast
+from consumers.matching.keys import KeyFinder, Lexicon
+from consumers.matching.text import tokenise_fast
 
-# Distinct words remembered per cache before it starts over: a few MB, far beyond the
-# vocabulary of a day of news, and a bound should someone feed in random strings.
-LEXICON_LIMIT = 200_000
-MEMO_WORD_LENGTH = 40
-
-V = TypeVar("V")
-
-
-class Memo(dict[str, V]):
-    """`function(word)` per word, computed on a miss. `memo[word]` and `map(memo.__getitem__,
-    words)` run in C for known words; past LEXICON_LIMIT entries the memo starts over."""
-
-    __slots__ = ("_function",)
-
-    def __init__(self, function: Callable[[str], V]) -> None:
-        super().__init__()
-        self._function = function
-
-    def __missing__(self, word: str) -> V:
-        value = self._function(word)
-        # Long words (an unspaced run can be a whole sentence) rarely come back: not kept.
-        if len(word) <= MEMO_WORD_LENGTH:
-            if len(self) >= LEXICON_LIMIT:
-                self.clear()
-            self[word] = value
-        return value
-
-
-class Lexicon:
-    """Caches of `text.fold` and `text.stem` per word. Shared by one matcher's documents."""
-
-    __slots__ = ("fold", "stem")
-
-    def __init__(self) -> None:
-        self.fold: Memo[str] = Memo(fold)
-        self.stem: Memo[str] = Memo(stem)
+_EMPTY: frozenset[str] = frozenset()
+_DEFAULT = ("title", "summary")
 
 
 def _text(doc: Document, field: str) -> str:
@@ -69,19 +33,20 @@ def _text(doc: Document, field: str) -> str:
 
 
 class DocumentAnalysis:
-    """Words of each field, folded or as written, with their stems; each computed on first use,
-    except the folded stems of title and summary, which every document needs.
+    """The index keys of each field read, eagerly; words, stems and positions on first use.
 
-    Implements the evaluators' `DocumentView`, so candidate queries run on the same analysis
-    that selected them.
+    `field_keys[field]`: the keys (`required.key_of`, both case modes) that the field's words
+    yield among those `finder` knows; `title` and `summary` are two of them, `default` their
+    union, `keys` the union over every field read. Implements the evaluators' `DocumentView`,
+    so candidate queries run on the same analysis that selected them.
     """
 
     __slots__ = (
         "_doc",
         "_forms",
         "_lexicon",
-        "_sets",
         "_views",
+        "_words",
         "default",
         "field_keys",
         "keys",
@@ -89,28 +54,24 @@ class DocumentAnalysis:
         "title",
     )
 
-    def __init__(self, doc: Document, lexicon: Lexicon, exact: bool = False) -> None:
-        """`exact`: the caller will also read words as written (backquoted terms), so each
-        field is split once and folded word by word rather than split twice."""
+    def __init__(
+        self, doc: Document, lexicon: Lexicon, finder: KeyFinder, fields: Iterable[str]
+    ) -> None:
         self._doc = doc
-        # Index keys (`required.key_of`) of the document, filled in by the matcher: every key
-        # that some compiled query names and that a word of a field some query reads yields.
-        self.keys: set[str] = set()
-        self.field_keys: dict[str, set[str]] = {}  # the same, per field
         self._lexicon = lexicon
         self._forms: dict[tuple[str, bool], list[str]] = {}
+        self._words: dict[tuple[str, bool], set[str]] = {}
         self._views: dict[tuple[str, bool], FieldView] = {}
-        stems = lexicon.stem.__getitem__
-        if exact:
-            self.forms("title", True)
-            self.forms("summary", True)
-        self.title: set[str] = set(map(stems, self.forms("title", False)))
-        self.summary: set[str] = set(map(stems, self.forms("summary", False)))
+        keys_of = finder.of.__getitem__
+        self.field_keys: dict[str, set[str] | frozenset[str]] = {}
+        for field in fields:
+            written = self._forms[field, True] = tokenise_fast(_text(self._doc, field))
+            self.field_keys[field] = set(chain.from_iterable(map(keys_of, written)))
+        self.title = self.field_keys.get("title", _EMPTY)
+        self.summary = self.field_keys.get("summary", _EMPTY)
         self.default = self.title | self.summary
-        self._sets: dict[tuple[str, bool], set[str]] = {
-            ("title", False): self.title,
-            ("summary", False): self.summary,
-        }
+        others = [found for field, found in self.field_keys.items() if field not in _DEFAULT]
+        self.keys = self.default.union(*others) if others else self.default
 
     def forms(self, field: str, case_sensitive: bool) -> list[str]:
         """The field's words, folded unless `case_sensitive`."""
@@ -119,24 +80,18 @@ class DocumentAnalysis:
         if forms is None:
             if case_sensitive:
                 forms = tokenise_fast(_text(self._doc, field))
-            elif (field, True) in self._forms:
-                forms = list(map(self._lexicon.fold.__getitem__, self._forms[field, True]))
             else:
-                text = _text(self._doc, field)
-                if text.isascii():
-                    forms = tokenise_fast(text.lower())
-                else:
-                    forms = list(map(self._lexicon.fold.__getitem__, tokenise_fast(text)))
+                forms = list(map(self._lexicon.fold.__getitem__, self.forms(field, True)))
             self._forms[key] = forms
         return forms
 
     def words(self, field: str, case_sensitive: bool) -> set[str]:
         """The stems of the field's words (`text.stem` of each of `forms`)."""
         key = (field, case_sensitive)
-        found = self._sets.get(key)
+        found = self._words.get(key)
         if found is None:
             stems = self._lexicon.stem.__getitem__
-            found = self._sets[key] = set(map(stems, self.forms(field, case_sensitive)))
+            found = self._words[key] = set(map(stems, self.forms(field, case_sensitive)))
         return found
 
     def view(self, field: str, case_sensitive: bool) -> FieldView:

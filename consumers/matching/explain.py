@@ -4,9 +4,9 @@ An explainer appends exactly the (term label, field) pairs that the query's eval
 (`evaluate.compile_query`) appends on the same `DocumentAnalysis`, and returns the same truth
 value: every true branch of an OR, all branches of a true AND (in the order written), nothing
 from under a NOT; a term reports the first field, in the order title, summary, feed, link,
-where it occurs. One-word terms are looked up in the field's stem set (plain words) or key
-set (wildcards, unspaced substrings) instead of word positions; phrases and NEAR are
-screened by the document's keys, then left to their evaluator.
+where it occurs. A one-word term is looked up in the key set of each of its fields
+(`DocumentAnalysis.field_keys`) instead of word positions; phrases and NEAR are screened by
+the document's keys, then left to their evaluator.
 """
 
 from __future__ import annotations
@@ -42,43 +42,31 @@ def compile_explainer(node: Node) -> Explainer:
 
 
 def _one_word(term: Term) -> Explainer:
-    label, word, case_sensitive = term.label, term.words[0], term.case_sensitive
-    fields = tuple(field for field in FIELD_ORDER if field in term.fields)
-    if word.kind == "word":
-        text = word.text
-        if not case_sensitive and term.fields == DEFAULT_FIELDS:
+    """The first of the term's fields whose keys hold the term's key."""
+    label, key = term.label, key_of(term.words[0], term.case_sensitive)
+    if term.fields == DEFAULT_FIELDS:
 
-            def default_word(doc: DocumentAnalysis, found: Found) -> bool:
-                if text in doc.title:
-                    found.append((label, "title"))
-                    return True
-                if text in doc.summary:
-                    found.append((label, "summary"))
-                    return True
-                return False
-
-            return default_word
-
-        def scoped_word(doc: DocumentAnalysis, found: Found) -> bool:
-            for field in fields:
-                if text in doc.words(field, case_sensitive):
-                    found.append((label, field))
-                    return True
+        def default_fields(doc: DocumentAnalysis, found: Found) -> bool:
+            if key in doc.title:
+                found.append((label, "title"))
+                return True
+            if key in doc.summary:
+                found.append((label, "summary"))
+                return True
             return False
 
-        return scoped_word
+        return default_fields
 
-    key = key_of(word, case_sensitive)
+    fields = tuple(field for field in FIELD_ORDER if field in term.fields)
 
-    def keyed(doc: DocumentAnalysis, found: Found) -> bool:
-        if key in doc.keys:
-            for field in fields:
-                if key in doc.field_keys[field]:
-                    found.append((label, field))
-                    return True
+    def scoped(doc: DocumentAnalysis, found: Found) -> bool:
+        for field in fields:
+            if key in doc.field_keys[field]:
+                found.append((label, field))
+                return True
         return False
 
-    return keyed
+    return scoped
 
 
 def _screened(node: Term | Near, keys: frozenset[str]) -> Explainer:

@@ -1,74 +1,112 @@
-"""Which index keys one word of a document yields (pure, no I/O).
+"""Which index keys one word of a document yields, memoised (pure, no I/O).
 
-The index keys (`required.key_of`) of a document are those of its words: a word's stem, each
-wildcard prefix that the word or its stem starts with, each unspaced substring it contains.
-A `KeyFinder` knows the keys some compiled query names and answers, per word, which of them
-the word yields; the answers are memoised, so for the words news repeats every day a
-document's keys cost one dict lookup per word, done in C by `map`.
+The index keys (`required.key_of`) a word yields are: the stem of its folded form; each
+wildcard prefix that the folded form or that stem starts with; each unspaced substring the
+folded form contains; and the same three for the word as written, marked with a backquote,
+for backquoted terms. A `KeyFinder` knows the keys that some compiled query names and
+answers, per word as written, which of them the word yields. The answers are memoised: for
+the words news repeats every day, a field's keys cost one dict lookup per word, run in C by
+`map` (`set(chain.from_iterable(map(finder.of.__getitem__, words)))`), with no folding,
+stemming or Python-level call per word.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
-from consumers.matching.analysis import Lexicon, Memo
-from consumers.matching.text import is_unspaced
+from consumers.matching.text import fold, is_unspaced, stem
 
 CASE_MARK = "`"
 PREFIX_MARK = "*"
 SUBSTRING_MARK = "~"
+# Distinct words remembered per memo before it starts over: a few tens of MB at most, far
+# beyond the vocabulary of a day of news, and a bound should someone feed in random strings.
+MEMO_LIMIT = 200_000
+# Longer words (an unspaced run can be a whole sentence) rarely come back: not remembered.
+MEMO_WORD_LENGTH = 40
 _NONE: tuple[str, ...] = ()
+
+V = TypeVar("V")
+
+
+class Memo(dict[str, V]):
+    """`function(word)` per word, computed on a miss. `memo[word]` and `map(memo.__getitem__,
+    words)` run in C for known words."""
+
+    __slots__ = ("_function",)
+
+    def __init__(self, function: Callable[[str], V]) -> None:
+        super().__init__()
+        self._function = function
+
+    def __missing__(self, word: str) -> V:
+        value = self._function(word)
+        if len(word) <= MEMO_WORD_LENGTH:
+            if len(self) >= MEMO_LIMIT:
+                self.clear()
+            self[word] = value
+        return value
+
+
+class Lexicon:
+    """Memos of `text.fold` and `text.stem`. Shared by one matcher's documents."""
+
+    __slots__ = ("fold", "stem")
+
+    def __init__(self) -> None:
+        self.fold: Memo[str] = Memo(fold)
+        self.stem: Memo[str] = Memo(stem)
+
+
+class _Kinds:
+    """The keys of one case mode, without their case mark, by kind."""
+
+    __slots__ = ("heads", "lengths", "prefixes", "stems", "substrings")
+
+    def __init__(self, bodies: list[str]) -> None:
+        self.stems = frozenset(b for b in bodies if not b.startswith((PREFIX_MARK, SUBSTRING_MARK)))
+        self.prefixes = frozenset(b[1:] for b in bodies if b.startswith(PREFIX_MARK))
+        self.substrings = frozenset(b[1:] for b in bodies if b.startswith(SUBSTRING_MARK))
+        # Every leading part of every prefix, so the walk along a word stops at the first miss.
+        self.heads = frozenset(p[:i] for p in self.prefixes for i in range(1, len(p) + 1))
+        self.lengths = tuple(sorted({len(s) for s in self.substrings}))
+
+    def find(self, form: str, stemmed: str, mark: str, found: list[str]) -> None:
+        if stemmed in self.stems:
+            found.append(mark + stemmed)
+        if self.heads:
+            for word in {form, stemmed}:
+                for end in range(1, len(word) + 1):
+                    head = word[:end]
+                    if head not in self.heads:
+                        break
+                    if head in self.prefixes:
+                        found.append(mark + PREFIX_MARK + head)
+        if self.lengths and is_unspaced(form):
+            for length in self.lengths:
+                for start in range(len(form) - length + 1):
+                    piece = form[start : start + length]
+                    if piece in self.substrings:
+                        found.append(mark + SUBSTRING_MARK + piece)
 
 
 class KeyFinder:
-    """The keys among `keys` that a word yields, in one case mode (folded words, or words as
-    written for the keys of backquoted terms, which start with CASE_MARK)."""
+    """The keys among `keys` that a word (as written) yields, in both case modes."""
 
-    __slots__ = (
-        "_heads",
-        "_lengths",
-        "_lexicon",
-        "_mark",
-        "_prefixes",
-        "_stems",
-        "_substrings",
-        "of",
-    )
+    __slots__ = ("_exact", "_folded", "_lexicon", "of")
 
-    def __init__(self, keys: Iterable[str], case_sensitive: bool, lexicon: Lexicon) -> None:
-        self._mark = CASE_MARK if case_sensitive else ""
-        skip = len(self._mark)
-        bodies = [key[skip:] for key in keys if key.startswith(CASE_MARK) == case_sensitive]
+    def __init__(self, keys: Iterable[str], lexicon: Lexicon) -> None:
+        keys = list(keys)
+        self._folded = _Kinds([k for k in keys if not k.startswith(CASE_MARK)])
+        self._exact = _Kinds([k[1:] for k in keys if k.startswith(CASE_MARK)])
         self._lexicon = lexicon
-        self._stems = frozenset(
-            b for b in bodies if not b.startswith((PREFIX_MARK, SUBSTRING_MARK))
-        )
-        self._prefixes = frozenset(b[1:] for b in bodies if b.startswith(PREFIX_MARK))
-        self._substrings = frozenset(b[1:] for b in bodies if b.startswith(SUBSTRING_MARK))
-        # Every leading part of every prefix, so the walk along a word stops at the first miss.
-        self._heads = frozenset(p[:i] for p in self._prefixes for i in range(1, len(p) + 1))
-        self._lengths = tuple(sorted({len(s) for s in self._substrings}))
         self.of: Memo[tuple[str, ...]] = Memo(self._find)
 
-    def __bool__(self) -> bool:
-        return bool(self._stems or self._prefixes or self._substrings)
-
     def _find(self, word: str) -> tuple[str, ...]:
-        mark = self._mark
-        stem = self._lexicon.stem[word]
-        found = [mark + stem] if stem in self._stems else []
-        if self._heads:
-            for form in {word, stem}:
-                for end in range(1, len(form) + 1):
-                    head = form[:end]
-                    if head not in self._heads:
-                        break
-                    if head in self._prefixes:
-                        found.append(mark + PREFIX_MARK + head)
-        if self._lengths and is_unspaced(word):
-            for length in self._lengths:
-                for start in range(len(word) - length + 1):
-                    piece = word[start : start + length]
-                    if piece in self._substrings:
-                        found.append(mark + SUBSTRING_MARK + piece)
+        found: list[str] = []
+        folded = self._lexicon.fold[word]
+        self._folded.find(folded, self._lexicon.stem[folded], "", found)
+        if self._exact.stems or self._exact.heads or self._exact.lengths:
+            self._exact.find(word, self._lexicon.stem[word], CASE_MARK, found)
         return tuple(found) if found else _NONE

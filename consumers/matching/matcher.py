@@ -22,12 +22,12 @@ import gc
 from collections.abc import Iterator, Sequence
 from itertools import chain
 
-from consumers.matching.analysis import DocumentAnalysis, Lexicon
+from consumers.matching.analysis import DocumentAnalysis
 from consumers.matching.decide import Decider, compile_decider
 from consumers.matching.evaluate import Found
 from consumers.matching.explain import Explainer, compile_explainer
 from consumers.matching.hits import Document, Hit, hit_of
-from consumers.matching.keys import KeyFinder
+from consumers.matching.keys import KeyFinder, Lexicon
 from consumers.matching.naive import parse_watchlist
 from consumers.matching.query import And, Near, Node, Not, Or, Term
 from consumers.matching.required import Clause, clause_cost, key_of, required_clauses
@@ -64,8 +64,7 @@ class Matcher:
         self._always = tuple(always)
         self._fields = tuple(sorted(fields))
         self._lexicon = Lexicon()
-        self._folded = KeyFinder(named, False, self._lexicon)
-        self._exact = KeyFinder(named, True, self._lexicon)
+        self._finder = KeyFinder(named, self._lexicon)
         self._hits: dict[tuple[int, tuple[tuple[str, str], ...]], Hit] = {}
 
     @property
@@ -78,20 +77,10 @@ class Matcher:
         return len(self._always)
 
     def match(self, doc: Document) -> list[Hit]:
-        exact = bool(self._exact)
-        analysis = DocumentAnalysis(doc, self._lexicon, exact)
-        keys, field_keys = analysis.keys, analysis.field_keys
-        folded, written = self._folded.of.__getitem__, self._exact.of.__getitem__
-        for field in self._fields:
-            found = set(chain.from_iterable(map(folded, analysis.forms(field, False))))
-            if exact:
-                found.update(chain.from_iterable(map(written, analysis.forms(field, True))))
-            field_keys[field] = found
-            keys |= found
+        analysis = DocumentAnalysis(doc, self._lexicon, self._finder, self._fields)
         candidates = set(self._always)
-        candidates.update(
-            chain.from_iterable(map(self._postings.__getitem__, keys & self._indexed))
-        )
+        postings = self._postings.__getitem__
+        candidates.update(chain.from_iterable(map(postings, analysis.keys & self._indexed)))
         deciders = self._deciders
         matched = [number for number in candidates if deciders[number](analysis)]
         matched.sort()
