@@ -114,9 +114,16 @@ class Notifier:
 
     async def run(self, stop: asyncio.Event, *, until_empty: bool = False) -> None:
         """One worker per destination, until `stop` (or, with `until_empty`, until nothing is pending)."""
-        async with asyncio.TaskGroup() as group:
-            for name in self._destinations:
-                group.create_task(self._worker(name, stop, until_empty), name=f"deliver:{name}")
+        workers = [
+            asyncio.create_task(self._worker(name, stop, until_empty), name=f"deliver:{name}")
+            for name in self._destinations
+        ]
+        try:
+            await asyncio.gather(*workers)  # the first worker error ends them all, unwrapped
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
 
     async def _worker(self, name: str, stop: asyncio.Event, until_empty: bool) -> None:
         destination = self._destinations[name]
@@ -124,27 +131,29 @@ class Notifier:
         wake = self._wake[name]
         bound = log.bind(destination=name)
         last_send = 0.0
+        paused_until = 0.0  # the destination failed or asked us to wait: hold all its alerts
         while not stop.is_set():
             wake.clear()
-            rows = await self._queue.due(name, self._clock(), BATCH)
-            if not rows:
-                next_at = await self._queue.next_due_at(name)
-                if next_at is None and until_empty:
-                    return
-                wait = 1.0 if next_at is None else min(max(next_at - self._clock(), 0.0), 1.0)
-                await _wait_any(wake, stop, wait)
+            now = self._clock()
+            next_at = await self._queue.next_due_at(name)
+            if next_at is None and until_empty:
+                return
+            ready_at = max(paused_until, next_at if next_at is not None else now + 1.0)
+            if ready_at > now:
+                await _wait_any(
+                    None if paused_until > now else wake, stop, min(ready_at - now, 1.0)
+                )
                 continue
-            for row in rows:
-                if stop.is_set():
-                    return
+            for row in await self._queue.due(name, now, BATCH):
                 gap = last_send + destination.min_interval - self._clock()
                 if gap > 0:
                     await _wait_any(None, stop, gap)
+                if stop.is_set():
+                    return
                 last_send = self._clock()
                 pause = await self._deliver(destination, policy, row, bound)
-                if pause is not None:
-                    # The destination is failing: hold all its alerts for the backoff.
-                    await _wait_any(None, stop, pause)
+                if pause:
+                    paused_until = self._clock() + pause
                     break
 
     async def _deliver(
@@ -154,7 +163,7 @@ class Notifier:
         row: OutboxRow,
         bound: structlog.stdlib.BoundLogger,
     ) -> float | None:
-        """Send one alert and record the outcome; return a pause in seconds when it should be retried."""
+        """Send one alert and record the outcome; return how long the destination should pause."""
         alert = Alert.model_validate_json(row.payload)
         attempt = row.attempts + 1
         started = self._clock()
@@ -196,7 +205,8 @@ class Notifier:
                 error=str(exc),
                 retriable=exc.retriable,
             )
-            return None
+            # A receiver that asked for a pause gets it, even when this alert gave up.
+            return exc.retry_after
         await self._queue.mark_retry(row.alert_id, attempt, str(exc), self._clock() + delay)
         bound.warning(
             "alert_delivery_failed",

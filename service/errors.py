@@ -41,3 +41,21 @@ class ParseError(FeedError):
 
 class SourceError(NewsalertError):
     """A `newsalert match` source could not be read."""
+
+
+class InfrastructureError(NewsalertError):
+    """The service's own store or message bus failed: no feed or destination is at fault.
+
+    Stages let it propagate: the process ends with its one-sentence message and a non-zero
+    exit, and its supervisor starts it again once the disk or broker is back.
+    """
+
+    retriable = True
+
+
+class StoreError(InfrastructureError):
+    """The embedded SQLite store cannot be opened, read or written (disk full, read-only...)."""
+
+
+class BusError(InfrastructureError):
+    """A message could not be published to, or read from, the bus."""

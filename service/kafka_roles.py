@@ -78,7 +78,7 @@ class Watchdog:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await asyncio.wait_for(self._probe(), timeout=5.0)
+                await asyncio.wait_for(self._probe(), timeout=min(5.0, self._broker_timeout / 2))
                 self._last_ok = time.monotonic()
             except Exception as exc:  # any failure to get metadata means "broker not reachable"
                 log.warning("kafka_broker_unreachable", error=type(exc).__name__)
@@ -108,9 +108,9 @@ async def run_roles(
     intake_stop = asyncio.Event()
     async with AsyncExitStack() as stack:
         bus = await KafkaBus.open(settings.kafka)
-        stack.push_async_callback(bus.close)
+        stack.push_async_callback(closing, bus.close)
         client = make_client(fetch_limits(settings))
-        stack.push_async_callback(client.aclose)
+        stack.push_async_callback(closing, client.aclose)
         watchdog = Watchdog(settings.kafka.broker_timeout, bus.producer.client.fetch_all_metadata)
         work: list[Coroutine[Any, Any, object]] = []
         if "poller" in roles:
@@ -126,7 +126,7 @@ async def run_roles(
         )
         if settings.health.port:
             await health.start()
-        stack.push_async_callback(health.close)
+        stack.push_async_callback(closing, health.close)
         tasks = [asyncio.create_task(c) for c in work]
         tasks.append(asyncio.create_task(watchdog.run(intake_stop), name="watchdog"))
         log.info(
@@ -137,6 +137,17 @@ async def run_roles(
         )
         await stop_or_crash(tasks, stop, intake_stop)
     log.info("service_stopped")
+
+
+async def closing(close: Callable[[], Awaitable[object]]) -> None:
+    """Close one client at shutdown; after a lost broker, a failing close must not hide why."""
+    try:
+        await asyncio.wait_for(close(), timeout=10.0)
+    except (Exception, asyncio.CancelledError) as exc:
+        task = asyncio.current_task()
+        if isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling():
+            raise  # we are being cancelled ourselves: let it through
+        log.warning("client_close_failed", error=type(exc).__name__)
 
 
 async def _poller(
@@ -156,7 +167,7 @@ async def _poller(
 
     states.before_revoke = finish_polls
     await states.start()
-    stack.push_async_callback(states.stop)
+    stack.push_async_callback(closing, states.stop)
     watchdog.watch("poller", lambda: states.last_progress)
     return [states.follow(stop), poller.run(states.owned, stop)]
 
@@ -191,14 +202,14 @@ async def _notifier(
 ) -> list[Coroutine[Any, Any, object]]:
     deliveries = DeliveryLog(bus)
     await deliveries.start()
-    stack.push_async_callback(deliveries.stop)
+    stack.push_async_callback(closing, deliveries.stop)
     destinations = build_destinations(settings, client)
     outbox = KafkaOutbox(bus, deliveries, destinations)
     notifier = Notifier(outbox, destinations, policies_of(settings), metrics)
     consumer = make_consumer(bus.cfg, "notifier")
     consumer.subscribe([bus.topic(ALERTS)], listener=_HandOver(outbox, deliveries, consumer))
     await consumer.start()
-    stack.push_async_callback(consumer.stop)
+    stack.push_async_callback(closing, consumer.stop)
     intake = _Intake(consumer, outbox, notifier)
     watchdog.watch("notifier", lambda: intake.last_progress)
     return [deliveries.follow(stop), intake.run(stop), notifier.run(stop)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Literal
 
 import structlog
@@ -59,3 +60,33 @@ def configure_logging(
     # httpx logs every request at INFO, which would drown the service's own events.
     for noisy in ("httpx", "httpcore", "aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # While a broker is down aiokafka repeats the same error thousands of times a second.
+    handler.addFilter(RepeatFilter(prefix="aiokafka", every=10.0))
+
+
+class RepeatFilter(logging.Filter):
+    """Lets a library's identical message through once per `every` seconds, counting the rest."""
+
+    def __init__(self, prefix: str, every: float) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._every = every
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._prefix):
+            return True
+        key = (record.name, str(record.msg))
+        now = time.monotonic()
+        last, suppressed = self._last.get(key, (float("-inf"), 0))
+        if now - last < self._every:
+            self._last[key] = (last, suppressed + 1)
+            return False
+        if len(self._last) > 1000:
+            self._last.clear()  # messages embed changing details; keep the table small
+        self._last[key] = (now, 0)
+        if suppressed:
+            record.msg = (
+                f"{record.msg} (and {suppressed} more like it in the last {self._every:g}s)"
+            )
+        return True

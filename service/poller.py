@@ -11,15 +11,15 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
 from service.bus.base import ARTICLES, Bus
-from service.errors import FeedError
+from service.errors import FeedError, InfrastructureError
 from service.fetch import FetchResult
 from service.metrics import Metrics
 from service.models import Article, FeedRef
@@ -108,6 +108,8 @@ class Poller:
             )
         except FeedError as exc:
             return await self._record_failure(feed, state, now, exc, bound)
+        except InfrastructureError:
+            raise  # the store or bus is down: no feed is at fault, and none can be recorded
         except Exception as exc:  # a parser bug must not stop the other feeds
             bound.exception("feed_poll_crashed")
             return await self._record_failure(
@@ -235,6 +237,20 @@ class Poller:
             async with limit:
                 return await self.poll_feed(feed)
 
+        try:
+            await self._schedule(current, due, one, stop)
+        finally:
+            # Normally all done by now; after a crash or cancel, polls must not outlive us.
+            for task in self._running.values():
+                task.cancel()
+
+    async def _schedule(
+        self,
+        current: Callable[[], Sequence[FeedConfig]],
+        due: dict[str, float],
+        one: Callable[[FeedConfig], Coroutine[Any, Any, PollOutcome]],
+        stop: asyncio.Event,
+    ) -> None:
         while not stop.is_set():
             active = list(current())
             for name in set(due) - {f.name for f in active}:
@@ -254,7 +270,8 @@ class Poller:
             for name, task in list(self._running.items()):
                 if task.done():
                     del self._running[name]
-                    # poll_feed catches feed errors; anything raised here is a bug: crash loudly.
+                    # poll_feed records feed errors; what it raises (store or bus down, a bug)
+                    # ends the poller, and with it the process.
                     outcome = task.result()
                     if name in due:
                         due[name] = outcome.next_poll_at

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from service.errors import StoreError
+
 T = TypeVar("T")
 
 SCHEMA = """
@@ -140,7 +142,15 @@ class Store:
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, *args)
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except sqlite3.Error as exc:
+            # Transactions roll back on error, so the file stays consistent; say what happened.
+            raise StoreError(f"the store {self.path} cannot be used: {exc}") from None
+        except OSError as exc:
+            raise StoreError(
+                f"the store {self.path} cannot be used: {exc.strerror or exc}"
+            ) from None
 
     async def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def work() -> T:

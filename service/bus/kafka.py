@@ -24,7 +24,7 @@ from aiokafka.errors import (
 )
 
 from service.bus.base import ALERTS, ALERTS_DLQ, ARTICLES, Record
-from service.errors import NewsalertError
+from service.errors import BusError, NewsalertError
 from service.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
@@ -45,10 +45,8 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
 }
 
 
-class KafkaUnavailableError(NewsalertError):
+class KafkaUnavailableError(BusError):
     """The broker cannot be reached (at start-up, or for longer than kafka.broker_timeout)."""
-
-    retriable = True
 
 
 def client_options(cfg: KafkaSettings) -> dict[str, Any]:
@@ -165,11 +163,14 @@ class KafkaBus:
         if not messages:
             return
         name = self.topic(topic)
-        pending = [
-            await self.producer.send(name, value, key=key.encode(), partition=partition)
-            for key, value, partition in messages
-        ]
-        await asyncio.gather(*pending)
+        try:
+            pending = [
+                await self.producer.send(name, value, key=key.encode(), partition=partition)
+                for key, value, partition in messages
+            ]
+            await asyncio.gather(*pending)
+        except KafkaError as exc:
+            raise BusError(f"cannot publish to Kafka topic {name}: {type(exc).__name__}") from None
 
     async def read_all(self, logical: str) -> list[tuple[str, bytes]]:
         """Every (key, value) of a topic, from its beginning to its end as of now."""

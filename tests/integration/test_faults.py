@@ -232,12 +232,6 @@ def test_retry_after_beyond_the_policy_dead_letters_instead_of_waiting(
     assert "429" in letter["error"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after dead-lettering an alert whose Retry-After exceeds max_backoff, the notifier "
-    "does not pause the destination, so the next alert goes out inside the receiver's window "
-    "(consumers/notifier.py Notifier._failed returns None; should return exc.retry_after)",
-)
 def test_retry_after_is_honoured_for_the_next_alert_even_when_one_is_dead_lettered(
     tmp_path: Path, feeds: FeedServer
 ) -> None:
@@ -436,11 +430,6 @@ def _remount(disk: Path, mode: str) -> None:
     subprocess.run([mount, "-o", f"remount,{mode}", str(disk)], check=True)  # noqa: S603
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a state directory that cannot be opened ends in a Python traceback, not one "
-    "sentence: Store.open (service/state.py) should raise a NewsalertError naming the path",
-)
 def test_unwritable_state_dir_is_one_sentence(tmp_path: Path, small_disk: Path) -> None:
     config = _config(tmp_path, "http://127.0.0.1:9/wire", [_hook("hook", "http://127.0.0.1:9/")],
                      state_dir=small_disk / "state")  # fmt: skip
@@ -452,12 +441,6 @@ def test_unwritable_state_dir_is_one_sentence(tmp_path: Path, small_disk: Path) 
     assert str(small_disk / "state") in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a full disk surfaces as a crash traceback (feed_poll_crashed, service_crashed), "
-    "not one clear line: needs a StoreError in service/state.py handled in poller, notifier "
-    "and cli (see docs/RELIABILITY.md)",
-)
 def test_storage_errors_are_one_clear_line_not_a_traceback(
     tmp_path: Path, feeds: FeedServer, small_disk: Path
 ) -> None:
