@@ -34,28 +34,62 @@ def compile_explainer(node: Node) -> Explainer:
     if isinstance(node, Not):
         child = compile_decider(node.child)
         return lambda doc, found: not child(doc)
-    if isinstance(node, And):
-        return _all(tuple(compile_explainer(child) for child in node.children))
-    if isinstance(node, Or):
-        return _every(tuple(compile_explainer(child) for child in node.children))
+    if isinstance(node, And | Or):
+        specs = [_default_word(child) for child in node.children]
+        if all(specs):  # the commonest groups, looked up in one loop without inner calls
+            plain = tuple(spec for spec in specs if spec)
+            return _all_words(plain) if isinstance(node, And) else _every_word(plain)
+        children = tuple(compile_explainer(child) for child in node.children)
+        return _all(children) if isinstance(node, And) else _every(children)
     assert_never(node)
+
+
+# A one-word term over title and summary: its key, and what it reports from either field.
+_WordSpec = tuple[str, tuple[str, str], tuple[str, str]]
+
+
+def _default_word(node: Node) -> _WordSpec | None:
+    if isinstance(node, Term) and len(node.words) == 1 and node.fields == DEFAULT_FIELDS:
+        key = key_of(node.words[0], node.case_sensitive)
+        return key, (node.label, "title"), (node.label, "summary")
+    return None
+
+
+def _all_words(specs: tuple[_WordSpec, ...]) -> Explainer:
+    def explain(doc: DocumentAnalysis, found: Found) -> bool:
+        title, summary, mark = doc.title, doc.summary, len(found)
+        for key, in_title, in_summary in specs:
+            if key in title:
+                found.append(in_title)
+            elif key in summary:
+                found.append(in_summary)
+            else:
+                del found[mark:]
+                return False
+        return True
+
+    return explain
+
+
+def _every_word(specs: tuple[_WordSpec, ...]) -> Explainer:
+    def explain(doc: DocumentAnalysis, found: Found) -> bool:
+        title, summary, mark = doc.title, doc.summary, len(found)
+        for key, in_title, in_summary in specs:
+            if key in title:
+                found.append(in_title)
+            elif key in summary:
+                found.append(in_summary)
+        return len(found) > mark
+
+    return explain
 
 
 def _one_word(term: Term) -> Explainer:
     """The first of the term's fields whose keys hold the term's key."""
+    spec = _default_word(term)
+    if spec is not None:
+        return _all_words((spec,))
     label, key = term.label, key_of(term.words[0], term.case_sensitive)
-    if term.fields == DEFAULT_FIELDS:
-
-        def default_fields(doc: DocumentAnalysis, found: Found) -> bool:
-            if key in doc.title:
-                found.append((label, "title"))
-                return True
-            if key in doc.summary:
-                found.append((label, "summary"))
-                return True
-            return False
-
-        return default_fields
 
     fields = tuple(field for field in FIELD_ORDER if field in term.fields)
 

@@ -39,6 +39,9 @@ class Hit:
 
 def hit_of(watchlist: str, found: list[tuple[str, str]]) -> Hit:
     """A Hit from an evaluator's (label, field) pairs: each term once, at its first field."""
+    labels, fields = zip(*found, strict=True) if found else ((), ())
+    if len(set(labels)) == len(labels):  # the usual case: no term reported twice
+        return Hit(watchlist, labels, fields)
     first = dict(reversed(found))  # reversed, so the first occurrence of a label wins
-    terms = tuple(dict.fromkeys(label for label, _ in found))
+    terms = tuple(dict.fromkeys(labels))
     return Hit(watchlist, terms, tuple(first[label] for label in terms))

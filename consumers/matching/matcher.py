@@ -34,9 +34,6 @@ from consumers.matching.required import Clause, clause_cost, key_of, required_cl
 
 # From this many watchlists on, the compiled objects are frozen out of the cycle collector.
 FREEZE_FROM = 10_000
-# Hits remembered for reuse: a query matching through the same terms in the same fields
-# yields an equal, immutable Hit, so it is built once rather than once per article.
-HIT_MEMO_LIMIT = 100_000
 
 
 class Matcher:
@@ -65,7 +62,6 @@ class Matcher:
         self._fields = tuple(sorted(fields))
         self._lexicon = Lexicon()
         self._finder = KeyFinder(named, self._lexicon)
-        self._hits: dict[tuple[int, tuple[tuple[str, str], ...]], Hit] = {}
 
     @property
     def watchlists(self) -> tuple[str, ...]:
@@ -77,25 +73,30 @@ class Matcher:
         return len(self._always)
 
     def match(self, doc: Document) -> list[Hit]:
-        analysis = DocumentAnalysis(doc, self._lexicon, self._finder, self._fields)
+        analysis = self._analyse(doc)
+        deciders, explainers, names = self._deciders, self._explainers, self._names
+        matched = [number for number in self._candidates(analysis) if deciders[number](analysis)]
+        matched.sort()
+        hits = []
+        for number in matched:
+            found: Found = []
+            explainers[number](analysis, found)
+            hits.append(hit_of(names[number], found))
+        return hits
+
+    def candidate_count(self, doc: Document) -> int:
+        """How many queries the index leaves to decide for `doc` (a diagnostic: the matcher's
+        cost per document grows with it)."""
+        return len(self._candidates(self._analyse(doc)))
+
+    def _analyse(self, doc: Document) -> DocumentAnalysis:
+        return DocumentAnalysis(doc, self._lexicon, self._finder, self._fields)
+
+    def _candidates(self, analysis: DocumentAnalysis) -> set[int]:
         candidates = set(self._always)
         postings = self._postings.__getitem__
         candidates.update(chain.from_iterable(map(postings, analysis.keys & self._indexed)))
-        deciders = self._deciders
-        matched = [number for number in candidates if deciders[number](analysis)]
-        matched.sort()
-        return [self._hit(number, analysis) for number in matched]
-
-    def _hit(self, number: int, analysis: DocumentAnalysis) -> Hit:
-        found: Found = []
-        self._explainers[number](analysis, found)
-        key = (number, tuple(found))
-        hit = self._hits.get(key)
-        if hit is None:
-            if len(self._hits) >= HIT_MEMO_LIMIT:
-                self._hits.clear()
-            hit = self._hits[key] = hit_of(self._names[number], found)
-        return hit
+        return candidates
 
 
 def _rank(clause: Clause) -> tuple[float, tuple[str, ...]]:
