@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,30 @@ class Watchdog:
             await asyncio.sleep(PROBE_EVERY)
 
 
+@dataclass
+class _Role:
+    """What every role's set-up needs; `start` registers a client to close at shutdown."""
+
+    settings: Settings
+    bus: KafkaBus
+    client: httpx.AsyncClient
+    metrics: Metrics
+    watchdog: Watchdog
+    stack: AsyncExitStack
+    stop: asyncio.Event
+    config_path: Path | None
+    reload: asyncio.Event | None
+
+    async def start(
+        self, start: Callable[[], Awaitable[object]], stop: Callable[[], Awaitable[object]]
+    ) -> None:
+        await start()
+        self.stack.push_async_callback(closing, stop)
+
+
+Work = list[Coroutine[Any, Any, object]]
+
+
 async def run_roles(
     settings: Settings,
     roles: set[str],
@@ -112,15 +137,13 @@ async def run_roles(
         client = make_client(fetch_limits(settings))
         stack.push_async_callback(closing, client.aclose)
         watchdog = Watchdog(settings.kafka.broker_timeout, bus.producer.client.fetch_all_metadata)
-        work: list[Coroutine[Any, Any, object]] = []
-        if "poller" in roles:
-            work += await _poller(settings, bus, client, metrics, watchdog, stack, intake_stop)
-        if "matcher" in roles:
-            work += await _matcher(
-                settings, bus, metrics, watchdog, intake_stop, config_path, reload
-            )
-        if "notifier" in roles:
-            work += await _notifier(settings, bus, client, metrics, watchdog, stack, intake_stop)
+        role = _Role(
+            settings, bus, client, metrics, watchdog, stack, intake_stop, config_path, reload
+        )
+        work: Work = []
+        for name, build in (("poller", _poller), ("matcher", _matcher), ("notifier", _notifier)):
+            if name in roles:
+                work += await build(role)
         health = HealthServer(
             settings.health.host, settings.health.port, metrics, watchdog.readiness
         )
@@ -150,69 +173,46 @@ async def closing(close: Callable[[], Awaitable[object]]) -> None:
         log.warning("client_close_failed", error=type(exc).__name__)
 
 
-async def _poller(
-    settings: Settings,
-    bus: KafkaBus,
-    client: httpx.AsyncClient,
-    metrics: Metrics,
-    watchdog: Watchdog,
-    stack: AsyncExitStack,
-    stop: asyncio.Event,
-) -> list[Coroutine[Any, Any, object]]:
-    states = KafkaFeedStates(bus, settings.feeds, seen_retention=settings.polling.seen_retention)
-    poller = Poller(settings, states, Fetcher(client, fetch_limits(settings)), bus, metrics)
+async def _poller(role: _Role) -> Work:
+    settings = role.settings
+    states = KafkaFeedStates(
+        role.bus, settings.feeds, seen_retention=settings.polling.seen_retention
+    )
+    fetcher = Fetcher(role.client, fetch_limits(settings))
+    poller = Poller(settings, states, fetcher, role.bus, role.metrics)
 
     async def finish_polls(names: list[str]) -> None:
         await poller.wait_for(names, timeout=settings.polling.timeout + 5)
 
     states.before_revoke = finish_polls
-    await states.start()
-    stack.push_async_callback(closing, states.stop)
-    watchdog.watch("poller", lambda: states.last_progress)
-    return [states.follow(stop), poller.run(states.owned, stop)]
+    await role.start(states.start, states.stop)
+    role.watchdog.watch("poller", lambda: states.last_progress)
+    return [states.follow(role.stop), poller.run(states.owned, role.stop)]
 
 
-async def _matcher(
-    settings: Settings,
-    bus: KafkaBus,
-    metrics: Metrics,
-    watchdog: Watchdog,
-    stop: asyncio.Event,
-    config_path: Path | None,
-    reload: asyncio.Event | None,
-) -> list[Coroutine[Any, Any, object]]:
-    stage = MatcherStage(matcher_holder(settings), bus, metrics)
-    consumer = await bus.consumer(ARTICLES, "matcher")
-    watchdog.watch("matcher", lambda: consumer.last_fetch)
-    watchdog.detail("watchlists", stage.readiness)
-    work: list[Coroutine[Any, Any, object]] = [consume(consumer, stage.handle, stop)]
-    if config_path is not None:
-        work.append(watch_config(config_path, stage.holder, stop, wake=reload))
+async def _matcher(role: _Role) -> Work:
+    stage = MatcherStage(matcher_holder(role.settings), role.bus, role.metrics)
+    consumer = await role.bus.consumer(ARTICLES, "matcher")
+    role.watchdog.watch("matcher", lambda: consumer.last_fetch)
+    role.watchdog.detail("watchlists", stage.readiness)
+    work: Work = [consume(consumer, stage.handle, role.stop)]
+    if role.config_path is not None:
+        work.append(watch_config(role.config_path, stage.holder, role.stop, wake=role.reload))
     return work
 
 
-async def _notifier(
-    settings: Settings,
-    bus: KafkaBus,
-    client: httpx.AsyncClient,
-    metrics: Metrics,
-    watchdog: Watchdog,
-    stack: AsyncExitStack,
-    stop: asyncio.Event,
-) -> list[Coroutine[Any, Any, object]]:
-    deliveries = DeliveryLog(bus)
-    await deliveries.start()
-    stack.push_async_callback(closing, deliveries.stop)
-    destinations = build_destinations(settings, client)
-    outbox = KafkaOutbox(bus, deliveries, destinations)
-    notifier = Notifier(outbox, destinations, policies_of(settings), metrics)
-    consumer = make_consumer(bus.cfg, "notifier")
-    consumer.subscribe([bus.topic(ALERTS)], listener=_HandOver(outbox, deliveries, consumer))
-    await consumer.start()
-    stack.push_async_callback(closing, consumer.stop)
+async def _notifier(role: _Role) -> Work:
+    deliveries = DeliveryLog(role.bus)
+    await role.start(deliveries.start, deliveries.stop)
+    destinations = build_destinations(role.settings, role.client)
+    outbox = KafkaOutbox(role.bus, deliveries, destinations)
+    notifier = Notifier(outbox, destinations, policies_of(role.settings), role.metrics)
+    consumer = make_consumer(role.bus.cfg, "notifier")
+    consumer.subscribe([role.bus.topic(ALERTS)], listener=_HandOver(outbox, deliveries, consumer))
+    await role.start(consumer.start, consumer.stop)
     intake = _Intake(consumer, outbox, notifier)
-    watchdog.watch("notifier", lambda: intake.last_progress)
-    return [deliveries.follow(stop), intake.run(stop), notifier.run(stop)]
+    role.watchdog.watch("notifier", lambda: intake.last_progress)
+    return [deliveries.follow(role.stop), intake.run(role.stop), notifier.run(role.stop)]
 
 
 class _Intake:
