@@ -8,6 +8,7 @@ notifiers deliver it with a fresh attempt budget.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,8 @@ async def dead_letters(bus: KafkaBus) -> list[DeadLetter]:
     letters: dict[str, DeadLetter] = {}
     for key, value in await bus.read_all(ALERTS_DLQ):
         data: dict[str, Any] = json.loads(value)
-        if outcomes.get(key) == "dead":
+        # No outcome: the log's own retention (30 days) forgot it; the letter is still dead.
+        if outcomes.get(key, "dead") == "dead":
             letters[key] = DeadLetter(
                 alert=Alert.model_validate(data["alert"]),
                 destination=data["destination"],
@@ -41,7 +43,8 @@ async def dead_letters(bus: KafkaBus) -> list[DeadLetter]:
 
 async def replay(bus: KafkaBus, letters: list[DeadLetter]) -> int:
     for letter in letters:
-        await bus.publish(ALERTS, [(letter.destination, letter.alert.model_dump_json().encode())])
-        value = json.dumps({"outcome": "replayed"}).encode()
+        # The outcome first: a notifier that sees the alert again then finds it "replayed".
+        value = json.dumps({"outcome": "replayed", "at": time.time()}).encode()
         await bus.publish(DELIVERIES, [(letter.alert.id, value)])
+        await bus.publish(ALERTS, [(letter.destination, letter.alert.model_dump_json().encode())])
     return len(letters)

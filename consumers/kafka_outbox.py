@@ -37,12 +37,20 @@ log = structlog.get_logger(__name__)
 Outcome = Literal["delivered", "dead", "replayed"]
 
 
+# An alert can only come back while the alerts topic still holds it (7 days), so outcomes
+# older than that need not be kept in memory; the topic itself keeps them for `dlq list`.
+REMEMBER = 8 * 86400.0
+PRUNE_EVERY = 600.0
+
+
 class DeliveryLog:
-    def __init__(self, bus: KafkaBus) -> None:
+    def __init__(self, bus: KafkaBus, clock: Callable[[], float] = time.time) -> None:
         self._bus = bus
+        self._clock = clock
         self._topic = bus.topic(DELIVERIES)
         self._consumer: AIOKafkaConsumer = make_consumer(bus.cfg, None)
-        self._outcomes: dict[str, Outcome] = {}
+        self._outcomes: dict[str, tuple[Outcome, float]] = {}
+        self._pruned_at = clock()
         self._changed = asyncio.Condition()
 
     async def start(self) -> None:
@@ -55,7 +63,8 @@ class DeliveryLog:
         await self._consumer.stop()
 
     def outcome(self, alert_id: str) -> Outcome | None:
-        return self._outcomes.get(alert_id)
+        known = self._outcomes.get(alert_id)
+        return None if known is None else known[0]
 
     async def follow(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -63,9 +72,20 @@ class DeliveryLog:
             for messages in batches.values():
                 for m in messages:
                     if m.key is not None and m.value is not None:
-                        self._outcomes[m.key.decode()] = json.loads(m.value)["outcome"]
+                        data = json.loads(m.value)
+                        at = float(data.get("at", self._clock()))
+                        self._outcomes[m.key.decode()] = (data["outcome"], at)
+            self._prune()
             async with self._changed:
                 self._changed.notify_all()
+
+    def _prune(self) -> None:
+        now = self._clock()
+        if now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        cutoff = now - REMEMBER
+        self._outcomes = {k: v for k, v in self._outcomes.items() if v[1] >= cutoff}
 
     async def caught_up(self, timeout: float = 30.0) -> None:
         """Wait until everything written to the log before this call has been read."""
@@ -87,9 +107,10 @@ class DeliveryLog:
                     await asyncio.wait_for(self._changed.wait(), timeout=1.0)
 
     async def record(self, alert_id: str, outcome: Outcome) -> None:
-        value = json.dumps({"outcome": outcome, "at": time.time()}).encode()
+        now = self._clock()
+        value = json.dumps({"outcome": outcome, "at": now}).encode()
         await self._bus.publish(DELIVERIES, [(alert_id, value)])
-        self._outcomes[alert_id] = outcome
+        self._outcomes[alert_id] = (outcome, now)
 
 
 @dataclass(frozen=True)
@@ -123,7 +144,7 @@ class KafkaOutbox:
     def __len__(self) -> int:
         return len(self._pending)
 
-    def take(self, tp: TopicPartition, offset: int, value: bytes) -> str | None:
+    async def take(self, tp: TopicPartition, offset: int, value: bytes) -> str | None:
         """Take one alert record in; returns its destination if it waits for delivery."""
         self._next[tp] = max(self._next.get(tp, 0), offset + 1)
         try:
@@ -139,6 +160,11 @@ class KafkaOutbox:
             )
             return None
         outcome = self._log.outcome(alert.id)
+        if outcome == "dead":
+            # `dlq replay` records "replayed" before it publishes the alert again: once the
+            # log has caught up, a replayed alert no longer reads as dead.
+            await self._log.caught_up()
+            outcome = self._log.outcome(alert.id)
         if outcome in ("delivered", "dead") or alert.id in self._pending:
             return None  # already done, or a repeat of one in hand: nothing to send
         now = self._clock()

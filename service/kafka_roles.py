@@ -235,7 +235,7 @@ class _Intake:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=500)
                 for tp, messages in batches.items():
                     for m in messages:
-                        destination = self._outbox.take(tp, m.offset, m.value or b"")
+                        destination = await self._outbox.take(tp, m.offset, m.value or b"")
                         if destination is not None:
                             self._notifier.wake(destination)
                 await self._commit()

@@ -32,6 +32,9 @@ class FakeLog:
     def outcome(self, alert_id: str) -> Outcome | None:
         return self.outcomes.get(alert_id)
 
+    async def caught_up(self) -> None:
+        pass
+
     async def record(self, alert_id: str, outcome: Outcome) -> None:
         self.outcomes[alert_id] = outcome
 
@@ -70,7 +73,7 @@ def outbox(log: FakeLog | None = None) -> tuple[KafkaOutbox, FakeBus, FakeLog]:
 async def test_commit_stops_at_the_oldest_unfinished_alert() -> None:
     box, _, _ = outbox()
     for offset in range(3):
-        assert box.take(TP0, offset, alert(offset)) == "hook"
+        assert await box.take(TP0, offset, alert(offset)) == "hook"
     assert box.committable() == {TP0: 0}
     [first] = await box.due("hook", 100.0, 1)
     [second] = await box.due("hook", 100.0, 1)
@@ -87,24 +90,24 @@ async def test_delivered_and_dead_alerts_are_not_taken_again() -> None:
     dead = Alert.model_validate_json(alert(2)).id
     replayed = Alert.model_validate_json(alert(3)).id
     box, _, _ = outbox(FakeLog({done: "delivered", dead: "dead", replayed: "replayed"}))
-    assert box.take(TP0, 0, alert(1)) is None
-    assert box.take(TP0, 1, alert(2)) is None
-    assert box.take(TP0, 2, alert(3)) == "hook"
-    assert box.take(TP0, 3, alert(3)) is None  # a repeat of one in hand
+    assert await box.take(TP0, 0, alert(1)) is None
+    assert await box.take(TP0, 1, alert(2)) is None
+    assert await box.take(TP0, 2, alert(3)) == "hook"
+    assert await box.take(TP0, 3, alert(3)) is None  # a repeat of one in hand
     assert len(box) == 1
     assert box.committable() == {TP0: 2}
 
 
 async def test_unknown_destination_and_unreadable_records_do_not_block_commits() -> None:
     box, _, _ = outbox()
-    assert box.take(TP1, 0, alert(1, destination="gone")) is None
-    assert box.take(TP1, 1, b"not json") is None
+    assert await box.take(TP1, 0, alert(1, destination="gone")) is None
+    assert await box.take(TP1, 1, b"not json") is None
     assert box.committable() == {TP1: 2}
 
 
 async def test_dead_letter_goes_to_the_dlq_topic_and_the_log() -> None:
     box, bus, log = outbox()
-    box.take(TP0, 0, alert(1))
+    await box.take(TP0, 0, alert(1))
     [row] = await box.due("hook", 100.0, 1)
     await box.mark_dead(row.alert_id, 8, "HTTP 500")
     [(topic, key, value)] = bus.published
@@ -115,8 +118,8 @@ async def test_dead_letter_goes_to_the_dlq_topic_and_the_log() -> None:
 
 async def test_retry_waits_and_other_destinations_go_on() -> None:
     box, _, _ = outbox()
-    box.take(TP0, 0, alert(1, "hook"))
-    box.take(TP0, 1, alert(2, "slack"))
+    await box.take(TP0, 0, alert(1, "hook"))
+    await box.take(TP0, 1, alert(2, "slack"))
     [row] = await box.due("hook", 100.0, 1)
     await box.mark_retry(row.alert_id, 1, "HTTP 503", at=160.0)
     assert await box.due("hook", 100.0, 1) == []
@@ -128,7 +131,7 @@ async def test_retry_waits_and_other_destinations_go_on() -> None:
 async def test_revoke_drops_waiting_alerts_and_waits_for_the_one_being_sent() -> None:
     box, _, _ = outbox()
     for offset in range(3):
-        box.take(TP0, offset, alert(offset))
+        await box.take(TP0, offset, alert(offset))
     [sending] = await box.due("hook", 100.0, 1)
     revoking = asyncio.create_task(box.revoke({TP0}))
     await asyncio.sleep(0.05)
