@@ -57,6 +57,20 @@ def compile_decider(node: Node) -> Decider:
     assert_never(node)
 
 
+def any_key(node: Node) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(fields, keys) when the query holds exactly when some key of `keys` occurs in one of
+    `fields`: a one-word term, or an OR of one-word terms reading the same fields. The index
+    can accept such a query outright when it finds one of those keys in those fields."""
+    if isinstance(node, Term) and len(node.words) == 1:
+        return node.fields, term_keys(node)
+    if isinstance(node, Or):
+        parts = [any_key(child) for child in node.children]
+        scopes = {part[0] for part in parts if part is not None}
+        if all(parts) and len(scopes) == 1:
+            return scopes.pop(), frozenset().union(*(part[1] for part in parts if part))
+    return None
+
+
 def term_keys(term: Term) -> frozenset[str]:
     """The keys of a term's words, all of which a document holding the term holds."""
     return frozenset(key_of(word, term.case_sensitive) for word in term.words)

@@ -18,7 +18,7 @@ class Document:
         return {"title": self.title, "summary": self.summary, "feed": self.feed, "link": self.link}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a large matcher builds hundreds per article
 class Hit:
     """A watchlist that matched and the query terms, as written, that made it match.
 

@@ -19,17 +19,19 @@ more than the lookups (bench/match.py prints the figures).
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from itertools import chain
+from operator import attrgetter
 
 from consumers.matching.analysis import DocumentAnalysis
-from consumers.matching.decide import Decider, compile_decider
+from consumers.matching.decide import Decider, any_key, compile_decider
 from consumers.matching.evaluate import Found
 from consumers.matching.explain import Explainer, compile_explainer
 from consumers.matching.hits import Document, Hit, hit_of
 from consumers.matching.keys import KeyFinder, Lexicon
 from consumers.matching.naive import parse_watchlist
-from consumers.matching.query import And, Near, Node, Not, Or, Term
+from consumers.matching.query import DEFAULT_FIELDS, And, Near, Node, Not, Or, Term
 from consumers.matching.required import Clause, clause_cost, key_of, required_clauses
 
 # From this many watchlists on, the compiled objects are frozen out of the cycle collector.
@@ -41,15 +43,22 @@ class Matcher:
 
     def __init__(self, queries: Sequence[tuple[str, Node]]) -> None:
         postings: dict[str, list[int]] = {}
+        accepting: dict[frozenset[str], dict[str, list[int]]] = {}
         always: list[int] = []
         named: set[str] = set()
         fields: set[str] = set()
         for number, (_, node) in enumerate(queries):
-            clauses = sorted(set(required_clauses(node)), key=_rank)
-            if not clauses:
-                always.append(number)
-            for key in clauses[0] if clauses else ():
-                postings.setdefault(key, []).append(number)
+            direct = any_key(node)
+            if direct is not None:
+                scoped = accepting.setdefault(direct[0], {})
+                for key in direct[1]:
+                    scoped.setdefault(key, []).append(number)
+            else:
+                clauses = sorted(set(required_clauses(node)), key=_rank)
+                if not clauses:
+                    always.append(number)
+                for key in clauses[0] if clauses else ():
+                    postings.setdefault(key, []).append(number)
             for term in _terms(node):
                 named.update(key_of(word, term.case_sensitive) for word in term.words)
                 fields |= term.fields
@@ -57,6 +66,10 @@ class Matcher:
         self._explainers: tuple[Explainer, ...] = tuple(compile_explainer(n) for _, n in queries)
         self._deciders: tuple[Decider, ...] = tuple(compile_decider(n) for _, n in queries)
         self._postings = {key: tuple(numbers) for key, numbers in postings.items()}
+        self._accepting = tuple(
+            (_key_set(scope), frozenset(by_key), {k: tuple(v) for k, v in by_key.items()})
+            for scope, by_key in sorted(accepting.items(), key=lambda item: sorted(item[0]))
+        )
         self._indexed = frozenset(self._postings)
         self._always = tuple(always)
         self._fields = tuple(sorted(fields))
@@ -75,28 +88,48 @@ class Matcher:
     def match(self, doc: Document) -> list[Hit]:
         analysis = self._analyse(doc)
         deciders, explainers, names = self._deciders, self._explainers, self._names
-        matched = [number for number in self._candidates(analysis) if deciders[number](analysis)]
-        matched.sort()
+        matched = self._accepted(analysis)
+        matched.update(n for n in self._candidates(analysis) if deciders[n](analysis))
         hits = []
-        for number in matched:
+        for number in sorted(matched):
             found: Found = []
             explainers[number](analysis, found)
             hits.append(hit_of(names[number], found))
         return hits
 
     def candidate_count(self, doc: Document) -> int:
-        """How many queries the index leaves to decide for `doc` (a diagnostic: the matcher's
-        cost per document grows with it)."""
-        return len(self._candidates(self._analyse(doc)))
+        """How many queries the index selects for `doc`, to accept outright or to decide (a
+        diagnostic: the matcher's cost per document grows with it)."""
+        analysis = self._analyse(doc)
+        return len(self._accepted(analysis)) + len(self._candidates(analysis))
 
     def _analyse(self, doc: Document) -> DocumentAnalysis:
         return DocumentAnalysis(doc, self._lexicon, self._finder, self._fields)
+
+    def _accepted(self, analysis: DocumentAnalysis) -> set[int]:
+        """The queries that match because one of their keys occurs in their fields."""
+        accepted: set[int] = set()
+        for keys_of, indexed, postings in self._accepting:
+            found = keys_of(analysis) & indexed
+            accepted.update(chain.from_iterable(map(postings.__getitem__, found)))
+        return accepted
 
     def _candidates(self, analysis: DocumentAnalysis) -> set[int]:
         candidates = set(self._always)
         postings = self._postings.__getitem__
         candidates.update(chain.from_iterable(map(postings, analysis.keys & self._indexed)))
         return candidates
+
+
+def _key_set(fields: frozenset[str]) -> Callable[[DocumentAnalysis], AbstractSet[str]]:
+    """The keys a document holds in any of `fields`."""
+    if fields == DEFAULT_FIELDS:
+        return attrgetter("default")
+    ordered = sorted(fields)
+    if len(ordered) == 1:
+        [field] = ordered
+        return lambda analysis: analysis.field_keys[field]
+    return lambda analysis: frozenset().union(*(analysis.field_keys[f] for f in ordered))
 
 
 def _rank(clause: Clause) -> tuple[float, tuple[str, ...]]:

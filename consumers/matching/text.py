@@ -191,6 +191,19 @@ _ASCII_WORD = re.compile(r"(?:(?<![A-Za-z0-9]')|(?![sS](?![A-Za-z0-9'])))[A-Za-z
 _PLAIN_WORD = re.compile(
     rf"(?:(?<![^\W_][{_APOSTROPHES}])|(?![sS](?![^\W_]|[{_APOSTROPHES}])))[^\W_]+"
 )
+# The same for text of Latin-1 letters and common typographic punctuation (European news):
+# the letters and digits of Latin-1 spelled out, which re tests with a bitmap per character
+# rather than a Unicode lookup (measured: twice as fast).
+_LATIN_ALNUM = "".join(
+    re.escape(chr(code)) for code in range(256) if re.match(r"[^\W_]", chr(code))
+)
+_LATIN_WORD = re.compile(
+    rf"(?:(?<![{_LATIN_ALNUM}][{_APOSTROPHES}])"
+    rf"|(?![sS](?![{_LATIN_ALNUM}]|[{_APOSTROPHES}])))[{_LATIN_ALNUM}]+"
+)
+# Punctuation beyond Latin-1 that is neither a letter, a digit, a mark nor unspaced.
+_TYPOGRAPHIC = "\u2010-\u2015\u2018-\u201f\u2020-\u2027\u2030-\u203a\u20ac"
+_NOT_LATIN = re.compile(f"[^\x00-\xff{_APOSTROPHES}{_TYPOGRAPHIC}]")
 
 
 def tokenise_fast(text: str) -> list[str]:
@@ -203,6 +216,8 @@ def tokenise_fast(text: str) -> list[str]:
     if text.isascii():
         return _ASCII_WORD.findall(text)
     text = unicodedata.normalize("NFKC", text)
+    if _NOT_LATIN.search(text) is None:  # no mark or unspaced script can be there
+        return _LATIN_WORD.findall(text)
     unspaced = _UNSPACED.search(text) is not None
     marked = _may_hold_marks(text)
     if not unspaced and not marked:
