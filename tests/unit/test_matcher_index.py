@@ -96,10 +96,59 @@ def test_indexed_matcher_equals_naive_matcher(watchlists: list[str], docs: list[
         assert explained(indexed.match(doc)) == explained(naive.match(doc))
 
 
+def word_groups() -> st.SearchStrategy[str]:
+    """OR and AND groups of one-word terms (words, wildcards, backquoted, unspaced) sharing a
+    field or not: the shapes the index accepts outright or decides with one set test."""
+    one_word = st.one_of(
+        st.sampled_from(VOCAB),
+        st.sampled_from(VOCAB).map(lambda w: w[:3] + "*"),
+        st.sampled_from(["`ICO`", "`US`", "`Fed*`", "`中国`"]),
+        st.sampled_from(CJK),
+    )
+    group = st.tuples(
+        st.sampled_from(["", "title:", "summary:", "link:"]),
+        st.lists(one_word, min_size=1, max_size=5),
+        st.sampled_from([" OR ", " AND ", " "]),
+    ).map(lambda t: f"{t[0]}({t[2].join(t[1])})")
+    mixed = st.tuples(group, st.sampled_from([" OR ", " AND ", " NOT "]), scoped()).map("".join)
+    return st.one_of(group, mixed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    watchlists=st.lists(word_groups(), min_size=1, max_size=20),
+    docs=st.lists(documents(), min_size=1, max_size=4),
+)
+def test_word_groups_match_as_the_naive_matcher_says(
+    watchlists: list[str], docs: list[Document]
+) -> None:
+    named = [(f"w{i}", query) for i, query in enumerate(watchlists)]
+    indexed, naive = compile_watchlists(named), compile_naive(named)
+    for doc in docs:
+        assert explained(indexed.match(doc)) == explained(naive.match(doc))
+
+
+# Latin-1 letters and signs that NFKC rewrites (ª ² µ ´ ¨, no-break space), typographic
+# punctuation, both apostrophes, possessive s in either case, underscore, a combining mark.
+LATIN = "aAsSéÿß'’´¨ª²µ\u00a0“”‘–—…‑€_1 中\u0301İ"
+
+
 @settings(max_examples=500, deadline=None)
-@given(text=st.one_of(texts(), st.text(), st.text(alphabet="aé's’ß\u0301İ中ＡＢ- ")))
+@given(
+    text=st.one_of(
+        texts(), st.text(), st.text(alphabet="aé's’ß\u0301İ中ＡＢ- "), st.text(alphabet=LATIN)
+    )
+)
 def test_fast_tokeniser_splits_exactly_like_the_reference(text: str) -> None:
     assert tokenise_fast(text) == tokenise(text)
+
+
+def test_candidate_count_shows_how_many_queries_a_document_brings_into_play() -> None:
+    matcher = compile_watchlists(
+        [("a", "gold"), ("b", "china AND gold"), ("c", "NOT bitcoin"), ("d", '"rate cut"')]
+    )
+    assert matcher.candidate_count(Document("China buys gold", "")) == 3
+    assert matcher.candidate_count(Document("Nothing to see", "")) == 1
 
 
 def test_hits_say_which_field_each_term_matched_in() -> None:
