@@ -64,7 +64,12 @@ class Matcher:
                 fields |= term.fields
         self._names = tuple(name for name, _ in queries)
         self._explainers: tuple[Explainer, ...] = tuple(compile_explainer(n) for _, n in queries)
-        self._deciders: tuple[Decider, ...] = tuple(compile_decider(n) for _, n in queries)
+        # Queries the index accepts outright are never decided: no decider is built for them.
+        accepted = {n for by_key in accepting.values() for ns in by_key.values() for n in ns}
+        self._deciders: tuple[Decider, ...] = tuple(
+            _unused if number in accepted else compile_decider(node)
+            for number, (_, node) in enumerate(queries)
+        )
         self._postings = {key: tuple(numbers) for key, numbers in postings.items()}
         self._accepting = tuple(
             (_key_set(scope), frozenset(by_key), {k: tuple(v) for k, v in by_key.items()})
@@ -119,6 +124,10 @@ class Matcher:
         postings = self._postings.__getitem__
         candidates.update(chain.from_iterable(map(postings, analysis.keys & self._indexed)))
         return candidates
+
+
+def _unused(analysis: DocumentAnalysis) -> bool:
+    raise AssertionError("an accepted query is never a candidate")
 
 
 def _key_set(fields: frozenset[str]) -> Callable[[DocumentAnalysis], AbstractSet[str]]:
