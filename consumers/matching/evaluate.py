@@ -6,8 +6,10 @@ OR, all branches of a true AND, nothing from under a NOT. A query that matches o
 NOT (such as `NOT foo`) therefore reports no terms. A term reports the first field, in the
 order title, summary, feed, link, where it occurs.
 
-Both matchers (the indexed one and the naive reference) run these same evaluators; they differ
-only in which queries they evaluate and how they tokenise the document.
+The naive reference matcher runs these evaluators for every query. The indexed matcher runs
+them only for phrases and NEAR; everything else it answers from key sets with deciders and
+explainers (`decide`, `explain`) that must agree with these evaluators exactly, which the
+property tests check by comparing the two matchers.
 """
 
 from __future__ import annotations
