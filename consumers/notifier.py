@@ -33,6 +33,9 @@ from service.state import OutboxRow
 
 log = structlog.get_logger(__name__)
 
+# The longest a destination is held for a Retry-After longer than its delivery policy allows.
+MAX_PAUSE = 3600.0
+
 # One alert at a time per destination: the outbox row is claimed only while it is being sent,
 # which is what lets a Kafka notifier hand a partition over without a send left in flight.
 BATCH = 1
@@ -138,18 +141,14 @@ class Notifier:
             next_at = await self._queue.next_due_at(name)
             if next_at is None and until_empty:
                 return
-            ready_at = max(paused_until, next_at if next_at is not None else now + 1.0)
+            held = max(paused_until, last_send + destination.min_interval)
+            ready_at = max(held, next_at if next_at is not None else now + 1.0)
             if ready_at > now:
-                await _wait_any(
-                    None if paused_until > now else wake, stop, min(ready_at - now, 1.0)
-                )
+                # New alerts wake us early, unless the destination itself must wait.
+                await _wait_any(None if held > now else wake, stop, min(ready_at - now, 1.0))
                 continue
+            # An alert is claimed only now, right before it is sent.
             for row in await self._queue.due(name, now, BATCH):
-                gap = last_send + destination.min_interval - self._clock()
-                if gap > 0:
-                    await _wait_any(None, stop, gap)
-                if stop.is_set():
-                    return
                 last_send = self._clock()
                 pause = await self._deliver(destination, policy, row, bound)
                 if pause:
@@ -205,8 +204,9 @@ class Notifier:
                 error=str(exc),
                 retriable=exc.retriable,
             )
-            # A receiver that asked for a pause gets it, even when this alert gave up.
-            return exc.retry_after
+            # A receiver that asked for a pause gets it, even when this alert gave up; within
+            # reason, so one absurd Retry-After cannot park a destination for good.
+            return None if exc.retry_after is None else min(exc.retry_after, MAX_PAUSE)
         await self._queue.mark_retry(row.alert_id, attempt, str(exc), self._clock() + delay)
         bound.warning(
             "alert_delivery_failed",

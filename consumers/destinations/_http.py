@@ -6,11 +6,12 @@ Nothing here puts the URL into an error or a log line: webhook URLs are credenti
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 
 from consumers.errors import DeliveryError
-from service import netguard
+from service import fetch, netguard
 from service.errors import BlockedAddressError, FetchError
 
 # Receivers answer with a word or a short JSON document; an error page is only read this far.
@@ -97,17 +98,8 @@ async def _read_capped(response: httpx.Response) -> str:
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds; None when absent or not a number (HTTP dates are not used
-    by the receivers we target, and reading one would need a clock)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    if seconds != seconds or seconds < 0 or seconds == float("inf"):
-        return None
-    return seconds
+    """Retry-After in seconds (delta-seconds or HTTP-date, capped at 24 h), as feeds read it."""
+    return fetch.parse_retry_after(value, datetime.now(UTC))
 
 
 def reason_word(body: str) -> str | None:
