@@ -30,8 +30,7 @@ async def dead_letters(bus: KafkaBus) -> list[DeadLetter]:
     letters: dict[str, DeadLetter] = {}
     for key, value in await bus.read_all(ALERTS_DLQ):
         data: dict[str, Any] = json.loads(value)
-        # No outcome: the log's own retention (30 days) forgot it; the letter is still dead.
-        if outcomes.get(key, "dead") == "dead":
+        if outcomes.get(key) == "dead":
             letters[key] = DeadLetter(
                 alert=Alert.model_validate(data["alert"]),
                 destination=data["destination"],

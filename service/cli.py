@@ -98,6 +98,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     path = resolve_config_path(getattr(args, "config", None), os.environ)
     settings = load_settings(path)
+    # Before any command runs: logs go to stderr, so stdout stays clean for `match --json`.
+    configure_logging(settings.logging.level, settings.logging.format)
     if args.command == "check":
         return commands.check(settings, path)
     if args.command == "health":
@@ -110,7 +112,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.dlq_command == "list":
             return asyncio.run(commands.dlq_list(settings, args.destination, as_json=args.json))
         return asyncio.run(commands.dlq_replay(settings, args.ids, args.destination))
-    configure_logging(settings.logging.level, settings.logging.format)
     if args.command == "run":
         if args.once:
             return asyncio.run(commands.run_once(settings))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from pydantic_settings import (
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
@@ -116,6 +118,18 @@ class KafkaSettings(_Section):
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL_"):
+            missing = [
+                name
+                for name in ("sasl_mechanism", "sasl_username", "sasl_password")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"{self.security_protocol} needs {', '.join(missing)}")
+        return self
 
 
 class PollingSettings(_Section):
@@ -325,6 +339,14 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
     settings: Settings | None = None
     try:
         settings = _build_settings(loaded.data, env)
+    except SettingsError as exc:
+        # A NEWSALERT_* variable holding a whole section that is not valid JSON.
+        field = re.search(r'field "([^"]+)"', str(exc))
+        name = f"NEWSALERT_{field.group(1).upper()}" if field else "a NEWSALERT_* variable"
+        problems.append(
+            f"{where}: environment variable {name}: not valid JSON for a whole section "
+            f"({exc.__cause__ or exc}); set single keys instead, e.g. {name}__KEY=value"
+        )
     except ValidationError as exc:
         # A value left empty by a missing ${VAR} is already reported as such: say it once.
         unset = {loc for loc, _, _ in loaded.problems}

@@ -22,6 +22,7 @@ from aiokafka.errors import (
     RebalanceInProgressError,
     TopicAlreadyExistsError,
 )
+from aiokafka.helpers import create_ssl_context
 
 from service.bus.base import ALERTS, ALERTS_DLQ, ARTICLES, Record
 from service.errors import BusError, NewsalertError
@@ -41,7 +42,8 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     ALERTS: {"retention.ms": str(7 * DAY_MS)},
     ALERTS_DLQ: {"retention.ms": str(90 * DAY_MS)},
     FEEDS: {"cleanup.policy": "compact", "max.message.bytes": str(STATE_MAX_BYTES)},
-    DELIVERIES: {"cleanup.policy": "compact,delete", "retention.ms": str(30 * DAY_MS)},
+    # As long as the dead letters: `dlq list` reads a letter's latest outcome here.
+    DELIVERIES: {"cleanup.policy": "compact,delete", "retention.ms": str(90 * DAY_MS)},
 }
 
 
@@ -55,6 +57,9 @@ def client_options(cfg: KafkaSettings) -> dict[str, Any]:
         "client_id": cfg.client_id,
         "security_protocol": cfg.security_protocol,
     }
+    if cfg.security_protocol in ("SSL", "SASL_SSL"):
+        # The system's trusted CAs, with hostname checks: what a managed Kafka service needs.
+        options["ssl_context"] = create_ssl_context()
     if cfg.sasl_mechanism:
         options["sasl_mechanism"] = cfg.sasl_mechanism
         options["sasl_plain_username"] = cfg.sasl_username
@@ -175,7 +180,7 @@ class KafkaBus:
     async def read_all(self, logical: str) -> list[tuple[str, bytes]]:
         """Every (key, value) of a topic, from its beginning to its end as of now."""
         consumer = make_consumer(self.cfg, None)
-        await consumer.start()
+        await _start(consumer, self.cfg)
         try:
             tps = [TopicPartition(self.topic(logical), p) for p in await self.partitions(logical)]
             consumer.assign(tps)

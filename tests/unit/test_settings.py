@@ -231,3 +231,15 @@ def test_secrets_never_appear_in_problems(tmp_path: Path) -> None:
 def test_a_missing_variable_is_one_problem_not_two(tmp_path: Path) -> None:
     problems = problems_of(tmp_path, GOOD, env={})
     assert len(problems) == 1, problems
+
+
+def test_a_section_variable_that_is_not_json_is_named(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, GOOD, env={**ENV, "NEWSALERT_POLLING": "{bad"})
+    assert len(problems) == 1
+    assert "NEWSALERT_POLLING" in problems[0] and "not valid JSON" in problems[0]
+
+
+def test_sasl_needs_its_credentials(tmp_path: Path) -> None:
+    text = GOOD + "kafka:\n  bootstrap_servers: b:9092\n  security_protocol: SASL_SSL\n"
+    [problem] = problems_of(tmp_path, text)
+    assert "SASL_SSL needs sasl_mechanism, sasl_username, sasl_password" in problem
