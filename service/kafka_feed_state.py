@@ -152,6 +152,10 @@ class KafkaFeedStates:
         now = self._clock()
         held = self._state.get(state.feed) or _Feed(state)
         items = dict(held.seen)
+        if not seen and items:
+            # Not modified, or failed: the last successful read's items are still there.
+            latest = max(items.values())
+            seen = [i for i, t in items.items() if t == latest]
         for item in seen:
             items[item] = now
         cutoff = now - self._retention

@@ -114,14 +114,15 @@ def _feed_state(row: tuple[Any, ...]) -> FeedState:
 class Store:
     """Async facade over the SQLite file; open with `await Store.open(path)`, then `close()`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
+        self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsalert-sqlite")
         self._conn: sqlite3.Connection | None = None
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
-        store = cls(path)
+    async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> Store:
+        store = cls(path, clock)
         await store._run(store._connect)
         return store
 
@@ -199,11 +200,15 @@ class Store:
         return await self._transaction(read)
 
     async def save_feed_state(self, state: FeedState, seen: Iterable[str] = ()) -> None:
-        """Record a poll's outcome and the items it saw, in one transaction."""
+        """Record a poll's outcome and the items it saw, in one transaction.
+
+        Without `seen` (not modified, or failed), the items of the last successful read count
+        as seen again now: an item is forgotten only once it has left its feed.
+        """
         seen_ids = list(seen)
 
         def write(conn: sqlite3.Connection) -> None:
-            now = time.time()
+            now = self._clock()
             conn.execute(
                 "INSERT OR REPLACE INTO feed_state VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -219,6 +224,14 @@ class Store:
                     state.last_error,
                 ),
             )
+            if not seen_ids:
+                # 304 or a failure: the items of the last successful read (which share its
+                # time) are still in the feed as far as we know, so retention must not expire them.
+                conn.execute(
+                    "UPDATE seen_items SET last_seen = ? WHERE feed = ? AND last_seen = "
+                    "(SELECT MAX(last_seen) FROM seen_items WHERE feed = ?)",
+                    (now, state.feed, state.feed),
+                )
             conn.executemany(
                 "INSERT INTO seen_items (feed, item_id, first_seen, last_seen) VALUES (?,?,?,?) "
                 "ON CONFLICT (feed, item_id) DO UPDATE SET last_seen = excluded.last_seen",
@@ -272,7 +285,7 @@ class Store:
 
     async def append_messages(self, topic: str, items: Sequence[tuple[str, bytes]]) -> None:
         def write(conn: sqlite3.Connection) -> None:
-            now = time.time()
+            now = self._clock()
             conn.executemany(
                 "INSERT INTO bus_messages (topic, key, value, created_at) VALUES (?,?,?,?)",
                 [(topic, key, value, now) for key, value in items],
@@ -336,7 +349,7 @@ class Store:
         """Add (alert_id, destination, payload) rows; an id already known is ignored. Returns new rows."""
 
         def write(conn: sqlite3.Connection) -> int:
-            now = time.time()
+            now = self._clock()
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO outbox (alert_id, destination, payload, status, attempts, "
@@ -395,7 +408,7 @@ class Store:
             conn.execute(
                 "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ?, "
                 "updated_at = ? WHERE alert_id = ?",
-                (status, attempts, error, at, time.time(), alert_id),
+                (status, attempts, error, at, self._clock(), alert_id),
             )
 
         await self._transaction(write)
@@ -421,7 +434,7 @@ class Store:
         """Put dead letters (all, or the given ids) back in the queue with a fresh attempt budget."""
 
         def write(conn: sqlite3.Connection) -> int:
-            now = time.time()
+            now = self._clock()
             sql = (
                 "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, "
                 "updated_at = ? WHERE status = 'dead'"
