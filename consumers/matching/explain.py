@@ -35,61 +35,38 @@ def compile_explainer(node: Node) -> Explainer:
         child = compile_decider(node.child)
         return lambda doc, found: not child(doc)
     if isinstance(node, And | Or):
-        specs = [_default_word(child) for child in node.children]
-        if all(specs):  # the commonest groups, looked up in one loop without inner calls
-            plain = tuple(spec for spec in specs if spec)
-            return _all_words(plain) if isinstance(node, And) else _every_word(plain)
-        children = tuple(compile_explainer(child) for child in node.children)
-        return _all(children) if isinstance(node, And) else _every(children)
+        items = tuple(_item(child) for child in node.children)
+        return _all(items) if isinstance(node, And) else _every(items)
     assert_never(node)
 
 
-# A one-word term over title and summary: its key, and what it reports from either field.
-_WordSpec = tuple[str, tuple[str, str], tuple[str, str]]
+# A child of an AND or an OR: a one-word term over title and summary as its key and label,
+# looked up inline (the commonest child; no call, and few objects to reach in a large
+# matcher), or any other child as its explainer.
+_Item = tuple[str, str, Explainer | None]
 
 
-def _default_word(node: Node) -> _WordSpec | None:
+def _item(node: Node) -> _Item:
     if isinstance(node, Term) and len(node.words) == 1 and node.fields == DEFAULT_FIELDS:
-        key = key_of(node.words[0], node.case_sensitive)
-        return key, (node.label, "title"), (node.label, "summary")
-    return None
-
-
-def _all_words(specs: tuple[_WordSpec, ...]) -> Explainer:
-    def explain(doc: DocumentAnalysis, found: Found) -> bool:
-        title, summary, mark = doc.title, doc.summary, len(found)
-        for key, in_title, in_summary in specs:
-            if key in title:
-                found.append(in_title)
-            elif key in summary:
-                found.append(in_summary)
-            else:
-                del found[mark:]
-                return False
-        return True
-
-    return explain
-
-
-def _every_word(specs: tuple[_WordSpec, ...]) -> Explainer:
-    def explain(doc: DocumentAnalysis, found: Found) -> bool:
-        title, summary, mark = doc.title, doc.summary, len(found)
-        for key, in_title, in_summary in specs:
-            if key in title:
-                found.append(in_title)
-            elif key in summary:
-                found.append(in_summary)
-        return len(found) > mark
-
-    return explain
+        return key_of(node.words[0], node.case_sensitive), node.label, None
+    return "", "", compile_explainer(node)
 
 
 def _one_word(term: Term) -> Explainer:
     """The first of the term's fields whose keys hold the term's key."""
-    spec = _default_word(term)
-    if spec is not None:
-        return _all_words((spec,))
     label, key = term.label, key_of(term.words[0], term.case_sensitive)
+    if term.fields == DEFAULT_FIELDS:
+
+        def default_fields(doc: DocumentAnalysis, found: Found) -> bool:
+            if key in doc.title:
+                found.append((label, "title"))
+                return True
+            if key in doc.summary:
+                found.append((label, "summary"))
+                return True
+            return False
+
+        return default_fields
 
     fields = tuple(field for field in FIELD_ORDER if field in term.fields)
 
@@ -108,24 +85,39 @@ def _screened(node: Term | Near, keys: frozenset[str]) -> Explainer:
     return lambda doc, found: keys <= doc.keys and evaluator.evaluate(doc, found)
 
 
-def _all(children: tuple[Explainer, ...]) -> Explainer:
+def _all(items: tuple[_Item, ...]) -> Explainer:
     def explain(doc: DocumentAnalysis, found: Found) -> bool:
-        mark = len(found)
-        for child in children:
-            if not child(doc, found):
-                del found[mark:]
-                return False
+        title, summary, mark = doc.title, doc.summary, len(found)
+        for key, label, child in items:
+            if child is not None:
+                if child(doc, found):
+                    continue
+            elif key in title:
+                found.append((label, "title"))
+                continue
+            elif key in summary:
+                found.append((label, "summary"))
+                continue
+            del found[mark:]
+            return False
         return True
 
     return explain
 
 
-def _every(children: tuple[Explainer, ...]) -> Explainer:
+def _every(items: tuple[_Item, ...]) -> Explainer:
     def explain(doc: DocumentAnalysis, found: Found) -> bool:
         # No short cut: every true branch contributes its terms to the report.
-        matched = False
-        for child in children:
-            if child(doc, found):
+        title, summary, matched = doc.title, doc.summary, False
+        for key, label, child in items:
+            if child is not None:
+                if child(doc, found):
+                    matched = True
+            elif key in title:
+                found.append((label, "title"))
+                matched = True
+            elif key in summary:
+                found.append((label, "summary"))
                 matched = True
         return matched
 

@@ -39,6 +39,9 @@ class Hit:
 
 def hit_of(watchlist: str, found: list[tuple[str, str]]) -> Hit:
     """A Hit from an evaluator's (label, field) pairs: each term once, at its first field."""
+    if len(found) == 1:  # the commonest case, by far
+        label, field_name = found[0]
+        return Hit(watchlist, (label,), (field_name,))
     labels, fields = zip(*found, strict=True) if found else ((), ())
     if len(set(labels)) == len(labels):  # the usual case: no term reported twice
         return Hit(watchlist, labels, fields)
