@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from service.bus.base import ALERTS_DLQ
-from service.bus.kafka import DELIVERIES, KafkaBus, make_consumer
+from service.bus.kafka import DELIVERIES, KafkaBus, make_consumer, start_client
 from service.models import Alert
 from service.state import OutboxRow
 
@@ -54,7 +54,7 @@ class DeliveryLog:
         self._changed = asyncio.Condition()
 
     async def start(self) -> None:
-        await self._consumer.start()
+        await start_client(self._consumer, self._bus.cfg)
         tps = [TopicPartition(self._topic, p) for p in await self._bus.partitions(DELIVERIES)]
         self._consumer.assign(tps)
         await self._consumer.seek_to_beginning(*tps)
@@ -87,8 +87,12 @@ class DeliveryLog:
         cutoff = now - REMEMBER
         self._outcomes = {k: v for k, v in self._outcomes.items() if v[1] >= cutoff}
 
-    async def caught_up(self, timeout: float = 30.0) -> None:
-        """Wait until everything written to the log before this call has been read."""
+    async def caught_up(self, timeout: float | None = None) -> None:
+        """Wait until everything written to the log before this call has been read.
+
+        No timeout by default: sending before the log has caught up risks a double post, and
+        a broker that stays away is the watchdog's to handle.
+        """
         assignment = list(self._consumer.assignment())
         ends = await self._consumer.end_offsets(assignment)
 
@@ -98,9 +102,9 @@ class DeliveryLog:
                     return True
             return False
 
-        deadline = time.monotonic() + timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
         while await behind():
-            if time.monotonic() > deadline:
+            if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError("the delivery log did not catch up in time")
             async with self._changed:
                 with contextlib.suppress(TimeoutError):
@@ -191,19 +195,24 @@ class KafkaOutbox:
         for alert_id, item in list(self._pending.items()):
             if item.tp in partitions and not item.claimed:
                 del self._pending[alert_id]
-        async with self._idle:
-            await asyncio.wait_for(
-                self._idle.wait_for(
-                    lambda: not any(p.tp in partitions for p in self._pending.values())
-                ),
-                timeout=60,
-            )
-        final = {tp: off for tp, off in self.committable().items() if tp in partitions}
-        for tp in partitions:
-            self._unfinished.pop(tp, None)
-            self._next.pop(tp, None)
-            self._committed.pop(tp, None)
-        return final
+        try:
+            async with self._idle:
+                await asyncio.wait_for(
+                    self._idle.wait_for(
+                        lambda: not any(p.tp in partitions for p in self._pending.values())
+                    ),
+                    timeout=60,
+                )
+            return {tp: off for tp, off in self.committable().items() if tp in partitions}
+        finally:
+            # Whatever happened, these partitions are no longer ours to commit or to send from.
+            for alert_id, item in list(self._pending.items()):
+                if item.tp in partitions:
+                    del self._pending[alert_id]
+            for tp in partitions:
+                self._unfinished.pop(tp, None)
+                self._next.pop(tp, None)
+                self._committed.pop(tp, None)
 
     # --- the DeliveryQueue the Notifier's workers use --------------------------------------
 

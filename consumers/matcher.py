@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import structlog
+from pydantic import ValidationError
 
 from consumers.matching import Document, Hit
 from consumers.reload import MatcherHolder
@@ -74,7 +75,12 @@ class MatcherStage:
         self._metrics.watchlist_reload_failures.set(self.holder.failures)
         out: list[tuple[str, bytes]] = []
         for record in records:
-            article = Article.model_validate_json(record.value)
+            try:
+                article = Article.model_validate_json(record.value)
+            except ValidationError as exc:
+                # A record no version of this code can read: skip it rather than crash-loop on it.
+                log.error("article_unreadable", offset=record.offset, errors=exc.error_count())
+                continue
             hits = rules.matcher.match(document_of(article))
             for hit in hits:
                 self._metrics.watchlist_matches.labels(hit.watchlist).inc()

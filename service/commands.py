@@ -44,10 +44,11 @@ def health(settings: Settings) -> int:
         return 1
     host = settings.health.host
     host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 - mapping a bind-all address to loopback
-    host = "[::1]" if host == "::" else host
+    host = "::1" if host == "::" else host
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal in a URL
     try:
         response = httpx.get(f"http://{host}:{settings.health.port}/healthz", timeout=3.0)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         print(
             f"newsalert: not healthy: {type(exc).__name__} on port {settings.health.port}",
             file=sys.stderr,
@@ -100,12 +101,13 @@ async def match(settings: Settings, sources: Sequence[str], *, as_json: bool) ->
         fetcher = Fetcher(client, limits)
         for source in sources:
             try:
-                body, feed = await _read_source(source, settings, fetcher)
+                body, feed, content_type = await _read_source(source, settings, fetcher)
                 parsed = await asyncio.to_thread(
                     parse_feed,
                     body,
                     feed=feed,
                     fetched_at=datetime.now(UTC),
+                    content_type=content_type,  # as the poller does: the header's charset counts
                     max_items=settings.polling.max_items,
                 )
             except NewsalertError as exc:
@@ -121,7 +123,10 @@ async def match(settings: Settings, sources: Sequence[str], *, as_json: bool) ->
     return 1 if failures else 0
 
 
-async def _read_source(source: str, settings: Settings, fetcher: Fetcher) -> tuple[bytes, FeedRef]:
+async def _read_source(
+    source: str, settings: Settings, fetcher: Fetcher
+) -> tuple[bytes, FeedRef, str | None]:
+    """The source's bytes, the feed it stands for, and its Content-Type (None for a file)."""
     configured = {f.url: f for f in settings.feeds}
     if urlsplit(source).scheme in ("http", "https"):
         feed_cfg = configured.get(source)
@@ -130,10 +135,10 @@ async def _read_source(source: str, settings: Settings, fetcher: Fetcher) -> tup
         )
         result = await fetcher.fetch(source, allow_private=allow)
         name = feed_cfg.name if feed_cfg else (urlsplit(source).hostname or source)
-        return result.body, FeedRef(name=name, url=source)
+        return result.body, FeedRef(name=name, url=source), result.content_type
     path = Path(source)
     body, uri = await asyncio.to_thread(_read_capped, path, settings.polling.max_body)
-    return body, FeedRef(name=path.stem, url=uri)
+    return body, FeedRef(name=path.stem, url=uri), None
 
 
 def _read_capped(path: Path, cap: int) -> tuple[bytes, str]:

@@ -22,15 +22,16 @@ from typing import Any
 import structlog
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
-from service.bus.kafka import FEEDS, KafkaBus, make_consumer
-from service.settings import FeedConfig
+from service.bus.kafka import FEEDS, KafkaBus, make_consumer, start_client
+from service.settings import KAFKA_MAX_ITEMS, FeedConfig
 from service.state import FeedState
 
 log = structlog.get_logger(__name__)
 
 # Seen items kept per feed in its state record (newest by last sighting), so that a record
-# stays far below the topic's message size limit however long a feed lives.
-MAX_SEEN = 5000
+# stays far below the topic's message size limit however long a feed lives. Twice the most
+# items one read may hold in Kafka mode, so a whole read always fits.
+MAX_SEEN = 2 * KAFKA_MAX_ITEMS
 
 
 @dataclass
@@ -70,7 +71,7 @@ class KafkaFeedStates:
         self.last_progress = time.monotonic()
 
     async def start(self) -> None:
-        await self._consumer.start()
+        await start_client(self._consumer, self._bus.cfg)
         self._partitions = len(await self._bus.partitions(FEEDS))
         self._consumer.subscribe([self._topic], listener=_Listener(self))
 

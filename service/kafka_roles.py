@@ -24,7 +24,13 @@ from consumers.matcher import MatcherStage
 from consumers.notifier import Notifier, build_destinations, policies_of
 from consumers.reload import watch_config
 from service.bus.base import ALERTS, ARTICLES
-from service.bus.kafka import KafkaBus, KafkaUnavailableError, commit_quietly, make_consumer
+from service.bus.kafka import (
+    KafkaBus,
+    KafkaUnavailableError,
+    commit_quietly,
+    make_consumer,
+    start_client,
+)
 from service.errors import NewsalertError
 from service.fetch import Fetcher, make_client
 from service.health import HealthServer
@@ -209,7 +215,7 @@ async def _notifier(role: _Role) -> Work:
     notifier = Notifier(outbox, destinations, policies_of(role.settings), role.metrics)
     consumer = make_consumer(role.bus.cfg, "notifier")
     consumer.subscribe([role.bus.topic(ALERTS)], listener=_HandOver(outbox, deliveries, consumer))
-    await role.start(consumer.start, consumer.stop)
+    await role.start(lambda: start_client(consumer, role.bus.cfg), consumer.stop)
     intake = _Intake(consumer, outbox, notifier)
     role.watchdog.watch("notifier", lambda: intake.last_progress)
     return [deliveries.follow(role.stop), intake.run(role.stop), notifier.run(role.stop)]

@@ -1,4 +1,5 @@
-"""Prometheus metrics of one process. Built once in main() and passed down; no global registry."""
+"""Prometheus metrics of one process: built once when a process starts its stages, passed down;
+no global registry."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ class Metrics:
         )
         self.watchlist_reload_failures = Gauge(
             "newsalert_watchlist_reload_failures",
-            "Refused watchlist edits since the last successful reload",
+            "Watchlist edits refused since the process started",
             registry=r,
         )
         self.alerts_created = Counter(

@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 
@@ -83,6 +83,7 @@ class Poller:
         self._clock = clock
         self._rand = rand
         self._running: dict[str, asyncio.Task[PollOutcome]] = {}
+        self._limit = asyncio.Semaphore(settings.polling.concurrency)
 
     async def poll_feed(self, feed: FeedConfig) -> PollOutcome:
         bound = log.bind(feed=feed.name)
@@ -131,10 +132,7 @@ class Poller:
             content_type=result.content_type,
             max_items=self._settings.polling.max_items,
         )
-        unique: dict[str, Article] = {}
-        for article in parsed.articles:
-            unique.setdefault(article.id, article)  # some feeds repeat an item
-        return list(unique.values())
+        return parsed.articles  # parse_feed already dropped items a feed repeats
 
     async def _new_articles(
         self, feed: FeedConfig, state: FeedState, articles: list[Article]
@@ -213,13 +211,11 @@ class Poller:
 
     async def poll_all(self, feeds: Sequence[FeedConfig]) -> list[PollOutcome]:
         """Poll each feed once, `polling.concurrency` at a time."""
-        limit = asyncio.Semaphore(self._settings.polling.concurrency)
+        return list(await asyncio.gather(*(self._poll_in_turn(f) for f in feeds)))
 
-        async def one(feed: FeedConfig) -> PollOutcome:
-            async with limit:
-                return await self.poll_feed(feed)
-
-        return list(await asyncio.gather(*(one(f) for f in feeds)))
+    async def _poll_in_turn(self, feed: FeedConfig) -> PollOutcome:
+        async with self._limit:  # at most polling.concurrency feeds at once
+            return await self.poll_feed(feed)
 
     async def run(
         self, feeds: Sequence[FeedConfig] | Callable[[], Sequence[FeedConfig]], stop: asyncio.Event
@@ -230,27 +226,17 @@ class Poller:
         group's assignment, and a feed that comes back has its schedule re-read from its state.
         """
         current = feeds if callable(feeds) else (lambda: feeds)
-        limit = asyncio.Semaphore(self._settings.polling.concurrency)
-        due: dict[str, float] = {}
-
-        async def one(feed: FeedConfig) -> PollOutcome:
-            async with limit:
-                return await self.poll_feed(feed)
-
         try:
-            await self._schedule(current, due, one, stop)
+            await self._schedule(current, stop)
         finally:
             # Normally all done by now; after a crash or cancel, polls must not outlive us.
             for task in self._running.values():
                 task.cancel()
 
     async def _schedule(
-        self,
-        current: Callable[[], Sequence[FeedConfig]],
-        due: dict[str, float],
-        one: Callable[[FeedConfig], Coroutine[Any, Any, PollOutcome]],
-        stop: asyncio.Event,
+        self, current: Callable[[], Sequence[FeedConfig]], stop: asyncio.Event
     ) -> None:
+        due: dict[str, float] = {}  # feed name -> when it is next due
         while not stop.is_set():
             active = list(current())
             for name in set(due) - {f.name for f in active}:
@@ -265,7 +251,7 @@ class Poller:
                     ).next_poll_at
                 if due[feed.name] <= now:
                     self._running[feed.name] = asyncio.create_task(
-                        one(feed), name=f"poll:{feed.name}"
+                        self._poll_in_turn(feed), name=f"poll:{feed.name}"
                     )
             for name, task in list(self._running.items()):
                 if task.done():

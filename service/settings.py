@@ -6,7 +6,6 @@ and never echoes a secret value (destination URLs and signing secrets are `Secre
 
 from __future__ import annotations
 
-import base64
 import difflib
 import os
 import re
@@ -43,6 +42,7 @@ from service.units import parse_duration, parse_size
 from service.yamlconf import Loc, describe_yaml_error, load_yaml
 
 DEFAULT_CONFIG = Path("config/newsalert.yaml")
+KAFKA_MAX_ITEMS = 5000
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
@@ -209,11 +209,11 @@ class DestinationConfig(_Section):
 
 
 def _check_webhook_secret(secret: str) -> None:
-    raw = secret.removeprefix("whsec_")
-    try:
-        key = base64.b64decode(raw, validate=True)
-    except ValueError:
-        raise ValueError('secret must be "whsec_" followed by base64 (Standard Webhooks)') from None
+    from consumers.destinations.webhook import decode_base64_secret
+
+    key = decode_base64_secret(secret)
+    if key is None:
+        raise ValueError('secret must be "whsec_" followed by base64 (Standard Webhooks)')
     if len(key) < 16:
         raise ValueError("secret is too short: use at least 16 random bytes, base64-encoded")
 
@@ -258,6 +258,16 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file is passed as init kwargs; NEWSALERT_* environment variables override it.
         return (_EnvironSource(settings_cls), init_settings)
+
+    @model_validator(mode="after")
+    def _kafka_state_fits(self) -> Settings:
+        # In Kafka mode a feed's seen items travel in one state record of bounded size.
+        if self.kafka is not None and self.polling.max_items > KAFKA_MAX_ITEMS:
+            raise ValueError(
+                f"polling.max_items can be at most {KAFKA_MAX_ITEMS} in Kafka mode "
+                "(a feed's seen items are kept in one Kafka record)"
+            )
+        return self
 
     def feed_interval(self, feed: FeedConfig) -> float:
         return feed.interval if feed.interval is not None else self.polling.interval

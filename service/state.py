@@ -323,7 +323,7 @@ class Store:
         await self._transaction(write)
 
     async def ensure_offset(self, topic: str, group: str) -> None:
-        """A new group starts at the end of the log's retained messages it has not yet had."""
+        """A new group starts at the beginning of what the log still holds."""
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(

@@ -21,17 +21,19 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 - the spec's prefix, not a credential
 EVENT_TYPE = "newsalert.alert"
 
 
+def decode_base64_secret(secret: str) -> bytes | None:
+    """The key of `whsec_<base64>` (the spec's form) or of bare base64; None if not base64."""
+    return _b64decode(secret.removeprefix(SECRET_PREFIX))
+
+
 def decode_secret(secret: str) -> bytes:
-    """The HMAC key: `whsec_<base64>` (the spec's form) or bare base64 are decoded; any other
-    string is used as raw UTF-8 bytes. Raises ValueError (never quoting the secret)."""
-    if secret.startswith(SECRET_PREFIX):
-        key = _b64decode(secret[len(SECRET_PREFIX) :])
-        if key is None:
+    """The HMAC key: `whsec_<base64>` or bare base64 are decoded; any other string is used as
+    raw UTF-8 bytes (config only lets base64 through). Raises ValueError (never quoting it)."""
+    key = decode_base64_secret(secret)
+    if key is None:
+        if secret.startswith(SECRET_PREFIX):
             raise ValueError("webhook secret after 'whsec_' is not valid base64")
-    else:
-        key = _b64decode(secret)
-        if key is None:
-            key = secret.encode()
+        key = secret.encode()
     if not key:
         raise ValueError("webhook secret is empty")
     return key

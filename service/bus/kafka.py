@@ -77,7 +77,7 @@ async def ensure_topics(cfg: KafkaSettings) -> None:
     """Create the topics that are missing, with the configured partitions and replication."""
     admin = AIOKafkaAdminClient(**client_options(cfg), request_timeout_ms=15_000)
     try:
-        await _start(admin, cfg)
+        await start_client(admin, cfg)
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(
@@ -100,7 +100,8 @@ async def ensure_topics(cfg: KafkaSettings) -> None:
         await admin.close()
 
 
-async def _start(client: Any, cfg: KafkaSettings) -> None:
+async def start_client(client: Any, cfg: KafkaSettings) -> None:
+    """Start an aiokafka client; an unreachable broker is one sentence, not a traceback."""
     try:
         await client.start()
     except KafkaError as exc:
@@ -148,7 +149,7 @@ class KafkaBus:
     async def open(cls, cfg: KafkaSettings) -> KafkaBus:
         await ensure_topics(cfg)
         producer = make_producer(cfg)
-        await _start(producer, cfg)
+        await start_client(producer, cfg)
         return cls(cfg, producer)
 
     def topic(self, logical: str) -> str:
@@ -180,7 +181,7 @@ class KafkaBus:
     async def read_all(self, logical: str) -> list[tuple[str, bytes]]:
         """Every (key, value) of a topic, from its beginning to its end as of now."""
         consumer = make_consumer(self.cfg, None)
-        await _start(consumer, self.cfg)
+        await start_client(consumer, self.cfg)
         try:
             tps = [TopicPartition(self.topic(logical), p) for p in await self.partitions(logical)]
             consumer.assign(tps)
@@ -202,7 +203,7 @@ class KafkaBus:
     async def consumer(self, topic: str, group: str) -> KafkaConsumer:
         raw = make_consumer(self.cfg, group)
         raw.subscribe([self.topic(topic)])
-        await _start(raw, self.cfg)
+        await start_client(raw, self.cfg)
         consumer = KafkaConsumer(raw, topic)
         self._consumers.append(consumer)
         return consumer
