@@ -1,7 +1,8 @@
 """A document's words and index keys, computed once per article for the indexed matcher
 (pure, no I/O).
 
-Each field some query reads is split once (`text.tokenise_fast`), and its index keys are
+Title, summary and each other field some query reads are split once
+(`text.tokenise_fast`), and their index keys are
 read off the words with a `keys.KeyFinder`: that is all most documents need, since deciders
 and explainers look one-word terms up in those key sets. Folded forms, stems and word
 positions, which phrases and NEAR need, are derived from the same words on first use; they
@@ -18,9 +19,6 @@ from consumers.matching.index import FieldView
 from consumers.matching.keys import KeyFinder, Lexicon
 from consumers.matching.text import tokenise_fast
 
-_EMPTY: frozenset[str] = frozenset()
-_DEFAULT = ("title", "summary")
-
 
 def _text(doc: Document, field: str) -> str:
     if field == "title":
@@ -36,8 +34,8 @@ class DocumentAnalysis:
     """The index keys of each field read, eagerly; words, stems and positions on first use.
 
     `field_keys[field]`: the keys (`required.key_of`, both case modes) that the field's words
-    yield among those `finder` knows; `title` and `summary` are two of them, `default` their
-    union, `keys` the union over every field read. Implements the evaluators' `DocumentView`,
+    yield among those `finder` knows, for title, summary and each of `fields`; `title` and
+    `summary` are two of them, `default` their union, `keys` the union of them all. Implements the evaluators' `DocumentView`,
     so candidate queries run on the same analysis that selected them.
     """
 
@@ -59,19 +57,26 @@ class DocumentAnalysis:
     ) -> None:
         self._doc = doc
         self._lexicon = lexicon
-        self._forms: dict[tuple[str, bool], list[str]] = {}
+        keys_of = finder.of.__getitem__
+        title_words = tokenise_fast(doc.title)
+        summary_words = tokenise_fast(doc.summary)
+        self._forms: dict[tuple[str, bool], list[str]] = {
+            ("title", True): title_words,
+            ("summary", True): summary_words,
+        }
         self._words: dict[tuple[str, bool], set[str]] = {}
         self._views: dict[tuple[str, bool], FieldView] = {}
-        keys_of = finder.of.__getitem__
-        self.field_keys: dict[str, set[str] | frozenset[str]] = {}
-        for field in fields:
-            written = self._forms[field, True] = tokenise_fast(_text(self._doc, field))
-            self.field_keys[field] = set(chain.from_iterable(map(keys_of, written)))
-        self.title = self.field_keys.get("title", _EMPTY)
-        self.summary = self.field_keys.get("summary", _EMPTY)
+        # Title and summary are split in any case (a query with no field reads both).
+        self.title = set(chain.from_iterable(map(keys_of, title_words)))
+        self.summary = set(chain.from_iterable(map(keys_of, summary_words)))
         self.default = self.title | self.summary
-        others = [found for field, found in self.field_keys.items() if field not in _DEFAULT]
-        self.keys = self.default.union(*others) if others else self.default
+        self.keys = self.default
+        self.field_keys = {"title": self.title, "summary": self.summary}
+        for field in fields:
+            if field not in self.field_keys:
+                written = self._forms[field, True] = tokenise_fast(_text(doc, field))
+                self.field_keys[field] = found = set(chain.from_iterable(map(keys_of, written)))
+                self.keys = self.keys | found
 
     def forms(self, field: str, case_sensitive: bool) -> list[str]:
         """The field's words, folded unless `case_sensitive`."""
