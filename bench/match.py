@@ -2,8 +2,8 @@
 
 By default it reads the real feed captures under ../shared/realdata/feeds (title and summary of
 every entry, as the poller would produce them), builds vocabularies from those articles, and
-for N = 1,000, 10,000 and 100,000 and each of two workloads generates N watchlists of
-realistic shape, then prints one JSON line per workload and N:
+for N = 1,000, 10,000 and 100,000 and each workload (broad and selective unless told) generates
+N watchlists of realistic shape, then prints one JSON line per workload and N:
 
     .venv/bin/python bench/match.py [--sizes 1000,10000,100000] [--workloads broad,selective]
                                     [--seed 1]
@@ -15,14 +15,14 @@ On other people's rules and articles:
 (watchlists: a YAML list of `name` and `query`, or a config file with a `watchlists:` key;
 articles: JSON lines with at least `title` and `summary`, optionally `feed` and `link`).
 
-Each line holds: workload ("broad", "selective", or "given" for --watchlists), watchlists,
-articles, articles_per_s (indexed matcher, one core, looping over the corpus for at least two
+Each line holds: workload ("broad", "selective", "absent", or "given" for --watchlists),
+watchlists, articles, articles_per_s (indexed matcher, one core, looping over the corpus for at least two
 seconds, so its word memos are warm), first_pass_articles_per_s (the first pass only, memos
 cold: closer to a stream of unseen text), compile_s, peak_mb (the measuring process's peak
 resident memory, interpreter and corpus included), speedup_vs_naive (over `compile_naive`, the
 evaluate-every-query reference, timed on a sample when it is slow), matches_per_article
-(watchlists matched per article), candidates_per_article (queries the index made the matcher
-decide per article), always_evaluated and agree (the two matchers returned identical hits,
+(watchlists matched per article), candidates_per_article (queries the index selected per
+article, to accept outright or to decide), always_evaluated and agree (the two matchers returned identical hits,
 terms and fields on the naive sample). Each workload and size runs in its own process, so one
 run's memory does not show in another's figures.
 
@@ -48,6 +48,11 @@ summary) holding it. All draws are uniform from the lists below, with the given 
   articles); phrases the pairs of adjacent content words of titles only; wildcards one of
   those words cut to max(5, length - 2) letters; acronyms and substrings those with df <= 1%.
   No word is drawn from outside the corpus, so every term can match some article.
+- absent (only when asked for with --workloads): 1,000 selective watchlists, and the rest of
+  the N drawn the selective way from the same lists with "qz" put before every word, phrase
+  word and acronym (no corpus word starts so; unspaced substrings are left out): rules that
+  never fire on this corpus, as most of a large rule set would not on one day's news. It
+  measures what the non-matching watchlists cost, apart from the cost of matches.
 """
 
 from __future__ import annotations
@@ -224,8 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workload, watchlists = "given", read_watchlists(args.watchlists)
         else:
             workload = args.workload
-            vocabulary = Vocabulary(articles, selective=workload == "selective")
-            watchlists = generate_watchlists(vocabulary, args.generate, random.Random(args.seed))
+            watchlists = generate_workload(workload, articles, args.generate, args.seed)
         print(json.dumps({"workload": workload} | measure(watchlists, articles)), flush=True)
         return 0
 
@@ -367,7 +371,9 @@ def read_watchlists(path: Path) -> list[tuple[str, str]]:
 # --- generated watchlists ------------------------------------------------------------------
 
 
-WORKLOADS = ("broad", "selective")
+WORKLOADS = ("broad", "selective", "absent")
+ABSENT_LIVE = 1_000  # watchlists of the "absent" workload that can match anything
+ABSENT_MARK = "qz"  # no word of the corpus starts so (checked when generating)
 SELECTIVE_DF = 0.01  # selective terms occur in at most this share of the articles
 
 
@@ -410,6 +416,24 @@ class Vocabulary:
 
 def _content(word: str) -> bool:
     return len(word) >= 3 and word.isalpha() and word.isascii() and word.lower() not in STOP_WORDS
+
+
+def generate_workload(
+    workload: str, documents: list[Document], count: int, seed: int
+) -> list[tuple[str, str]]:
+    """The watchlists of one workload (see the module docstring)."""
+    vocabulary = Vocabulary(documents, selective=workload != "broad")
+    if workload != "absent":
+        return generate_watchlists(vocabulary, count, random.Random(seed))
+    live = generate_watchlists(vocabulary, min(count, ABSENT_LIVE), random.Random(seed))
+    if any(word.startswith(ABSENT_MARK) for word in Vocabulary(documents).words):
+        raise SystemExit(f"the corpus has words starting with {ABSENT_MARK!r}: cannot mark")
+    vocabulary.words = [ABSENT_MARK + word for word in vocabulary.words]
+    vocabulary.phrases = [(ABSENT_MARK + a, ABSENT_MARK + b) for a, b in vocabulary.phrases]
+    vocabulary.acronyms = [ABSENT_MARK.upper() + word for word in vocabulary.acronyms]
+    vocabulary.runs = []  # unspaced pieces cannot be marked without changing their script
+    dead = generate_watchlists(vocabulary, count - len(live), random.Random(seed + 1))
+    return live + [(f"x{number}", query) for number, (_, query) in enumerate(dead)]
 
 
 def generate_watchlists(v: Vocabulary, count: int, rng: random.Random) -> list[tuple[str, str]]:
