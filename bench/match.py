@@ -45,9 +45,10 @@ summary) holding it. All draws are uniform from the lists below, with the given 
   watchlists: a stress test, not a model of anyone's rules.
 - selective: modelled on watchlists built around specific names (companies, people, places,
   tickers, topics). Words are the content words with df <= 1% (at most 11 of the 1,169 real
-  articles); phrases the pairs of adjacent content words of titles only; wildcards one of
-  those words cut to max(5, length - 2) letters; acronyms and substrings those with df <= 1%.
-  No word is drawn from outside the corpus, so every term can match some article.
+  articles; at most 1 article on a corpus under 100); phrases the pairs of adjacent content
+  words of titles only; wildcards one of those words cut to max(5, length - 2) letters;
+  acronyms and substrings those with df <= 1%. The shares of shapes and term kinds are the
+  broad ones. No word is drawn from outside the corpus, so every term can match some article.
 - absent (only when asked for with --workloads): 1,000 selective watchlists, and the rest of
   the N drawn the selective way from the same lists with "qz" put before every word, phrase
   word and acronym (no corpus word starts so; unspaced substrings are left out): rules that
@@ -400,13 +401,15 @@ class Vocabulary:
                     if _content(following) and (field == "title" or not selective):
                         pairs.add((fold(word), fold(following)))
             df.update(seen)
-        limit = SELECTIVE_DF * len(documents) if selective else len(documents)
+        limit = max(1, SELECTIVE_DF * len(documents)) if selective else len(documents)
         kept = sorted(key for key, count in df.items() if count <= limit)
         self.selective = selective
         self.words = [key for key in kept if key[0] not in "~`"]
         self.phrases = sorted(pairs)
         self.acronyms = [key[1:] for key in kept if key[0] == "`"]
         self.runs = [key[1:] for key in kept if key[0] == "~"]
+        if not self.words:
+            raise SystemExit("the articles hold no content words to build watchlists from")
 
     def wildcard(self, word: str, cut: int) -> str:
         if self.selective:
