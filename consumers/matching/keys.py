@@ -13,6 +13,7 @@ stemming or Python-level call per word.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TypeVar
 
 from consumers.matching.text import fold, is_unspaced, stem
@@ -92,21 +93,24 @@ class _Kinds:
 
 
 class KeyFinder:
-    """The keys among `keys` that a word (as written) yields, in both case modes."""
+    """The keys among `keys` that a word (as written) yields, in both case modes: `of[word]`."""
 
-    __slots__ = ("_exact", "_folded", "_lexicon", "of")
+    __slots__ = ("of",)
 
     def __init__(self, keys: Iterable[str], lexicon: Lexicon) -> None:
         keys = list(keys)
-        self._folded = _Kinds([k for k in keys if not k.startswith(CASE_MARK)])
-        self._exact = _Kinds([k[1:] for k in keys if k.startswith(CASE_MARK)])
-        self._lexicon = lexicon
-        self.of: Memo[tuple[str, ...]] = Memo(self._find)
+        folded = _Kinds([k for k in keys if not k.startswith(CASE_MARK)])
+        exact = _Kinds([k[1:] for k in keys if k.startswith(CASE_MARK)])
+        # A partial, not a bound method: the memo must not refer back to its finder. Such a
+        # cycle, frozen out of the collector with a large matcher (`compile_watchlists`),
+        # would never be freed, and every reload would leak the memo.
+        self.of: Memo[tuple[str, ...]] = Memo(partial(_find, folded, exact, lexicon))
 
-    def _find(self, word: str) -> tuple[str, ...]:
-        found: list[str] = []
-        folded = self._lexicon.fold[word]
-        self._folded.find(folded, self._lexicon.stem[folded], "", found)
-        if self._exact.stems or self._exact.heads or self._exact.lengths:
-            self._exact.find(word, self._lexicon.stem[word], CASE_MARK, found)
-        return tuple(found) if found else _NONE
+
+def _find(folded: _Kinds, exact: _Kinds, lexicon: Lexicon, word: str) -> tuple[str, ...]:
+    found: list[str] = []
+    form = lexicon.fold[word]
+    folded.find(form, lexicon.stem[form], "", found)
+    if exact.stems or exact.heads or exact.lengths:
+        exact.find(word, lexicon.stem[word], CASE_MARK, found)
+    return tuple(found) if found else _NONE

@@ -7,6 +7,8 @@ required clauses. Any unsound shortcut shows up here as a missing or extra hit.
 
 from __future__ import annotations
 
+import gc
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -197,3 +199,28 @@ def test_many_watchlists_sharing_words_come_back_in_config_order() -> None:
     named = [(f"w{i}", q) for i, q in enumerate(["gold", "china", "gold AND china", "gold*"] * 50)]
     hits = compile_watchlists(named).match(Document("China buys gold", ""))
     assert [hit.watchlist for hit in hits] == [name for name, _ in named]
+
+
+def test_a_replaced_matcher_leaves_no_cycles_behind() -> None:
+    # A large matcher is frozen out of the cycle collector (compile_watchlists), so anything of
+    # it caught in a reference cycle would never be freed: every reload would leak it.
+    queries = [
+        "gold OR silver",
+        "China AND yuan*",
+        '"rate cut" NOT fed',
+        "fed NEAR/3 cut*",
+        "title:(`ICO` OR 中国)",
+        "NOT bitcoin",
+    ]
+    docs = [Document("China cuts rates", "the yuan and gold; Fed cut"), Document("中国 ICO", "")]
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()  # so that no automatic pass collects a cycle before we count
+    try:
+        matcher = compile_watchlists([(f"w{i}", query) for i, query in enumerate(queries)])
+        assert [len(matcher.match(doc)) for doc in docs] == [4, 2]
+        del matcher
+        assert gc.collect() == 0
+    finally:
+        if enabled:
+            gc.enable()
