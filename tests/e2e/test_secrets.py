@@ -97,10 +97,13 @@ def test_no_output_of_a_full_run_contains_a_secret(tmp_path: Path) -> None:
             outputs["stdout"], outputs["stderr"] = proc.communicate(timeout=20)
         assert proc.returncode == 0, outputs["stderr"][-2000:]
 
+        json_letters = ""
         for args in (["dlq", "list"], ["dlq", "list", "--json"], ["check"]):
             done = run_cli(*args, "-c", str(config), env=env)
             assert done.returncode == 0, done.stderr
             outputs[" ".join(args)] = done.stdout + done.stderr
+            if args[-1] == "--json":
+                json_letters = done.stdout  # logs (debug level here) go to stderr
         store = tmp_path / "state"
         outputs["sqlite store"] = "".join(
             p.read_bytes().decode("latin-1") for p in sorted(store.glob("newsalert.db*"))
@@ -108,7 +111,7 @@ def test_no_output_of_a_full_run_contains_a_secret(tmp_path: Path) -> None:
 
     # The run did what it should, so there was something to leak.
     assert CHINA.title in outputs["stdout"]
-    letters = [json.loads(line) for line in outputs["dlq list --json"].splitlines()]
+    letters = [json.loads(line) for line in json_letters.splitlines()]
     assert {x["destination"] for x in letters} == {"broken", "gone"}
     assert "alert_dead_lettered" in outputs["stderr"]
     assert 'destination="slack"' in outputs["/metrics"]
