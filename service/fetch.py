@@ -46,7 +46,7 @@ class FetchLimits:
     max_body_bytes: int = 10 * 1024 * 1024  # cap on the DECOMPRESSED body
     max_redirects: int = 5
     per_host: int = 2  # concurrent requests per host
-    user_agent: str = "newsalert/0.1 (+https://github.com/newsalert/newsalert)"
+    user_agent: str = "newsalert/0.1 (feed alert service)"
 
 
 @dataclass(frozen=True)
