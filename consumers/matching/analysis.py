@@ -43,6 +43,7 @@ class DocumentAnalysis:
         "_doc",
         "_forms",
         "_lexicon",
+        "_stems",
         "_views",
         "_words",
         "default",
@@ -65,6 +66,7 @@ class DocumentAnalysis:
             ("summary", True): summary_words,
         }
         self._words: dict[tuple[str, bool], set[str]] = {}
+        self._stems: dict[tuple[str, bool], list[str]] = {}
         self._views: dict[tuple[str, bool], FieldView] = {}
         # Title and summary are split in any case (a query with no field reads both).
         self.title = set(chain.from_iterable(map(keys_of, title_words)))
@@ -99,11 +101,19 @@ class DocumentAnalysis:
             found = self._words[key] = set(map(stems, self.forms(field, case_sensitive)))
         return found
 
+    def stems(self, field: str, case_sensitive: bool) -> list[str]:
+        """`text.stem` of each of `forms`, in order."""
+        key = (field, case_sensitive)
+        stems = self._stems.get(key)
+        if stems is None:
+            forms = self.forms(field, case_sensitive)
+            stems = self._stems[key] = list(map(self._lexicon.stem.__getitem__, forms))
+        return stems
+
     def view(self, field: str, case_sensitive: bool) -> FieldView:
         key = (field, case_sensitive)
         view = self._views.get(key)
         if view is None:
             forms = self.forms(field, case_sensitive)
-            view = FieldView(forms, list(map(self._lexicon.stem.__getitem__, forms)))
-            self._views[key] = view
+            view = self._views[key] = FieldView(forms, self.stems(field, case_sensitive))
         return view

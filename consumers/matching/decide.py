@@ -25,6 +25,7 @@ from typing import assert_never
 
 from consumers.matching.analysis import DocumentAnalysis
 from consumers.matching.evaluate import compile_query
+from consumers.matching.phrase import compile_phrase
 from consumers.matching.query import DEFAULT_FIELDS, And, Near, Node, Not, Or, Term
 from consumers.matching.required import key_of
 
@@ -38,7 +39,8 @@ def compile_decider(node: Node) -> Decider:
     if isinstance(node, Term):
         if len(node.words) == 1:
             return _all_keys(node.fields, term_keys(node))
-        return _screened(node, term_keys(node))
+        phrase = compile_phrase(node)
+        return lambda doc: phrase(doc, [])
     if isinstance(node, Near):
         return _screened(node, term_keys(node.left) | term_keys(node.right))
     if isinstance(node, Not):
@@ -130,7 +132,7 @@ def _union(doc: DocumentAnalysis, fields: tuple[str, ...]) -> frozenset[str] | s
     return frozenset().union(*(doc.field_keys[field] for field in fields))
 
 
-def _screened(node: Term | Near, keys: frozenset[str]) -> Decider:
+def _screened(node: Near, keys: frozenset[str]) -> Decider:
     evaluator = compile_query(node)
     return lambda doc: keys <= doc.keys and evaluator.evaluate(doc, [])
 

@@ -17,6 +17,7 @@ from typing import assert_never
 from consumers.matching.analysis import DocumentAnalysis
 from consumers.matching.decide import compile_decider, term_keys
 from consumers.matching.evaluate import FIELD_ORDER, Found, compile_query
+from consumers.matching.phrase import compile_phrase
 from consumers.matching.query import DEFAULT_FIELDS, And, Near, Node, Not, Or, Term
 from consumers.matching.required import key_of
 
@@ -28,7 +29,7 @@ def compile_explainer(node: Node) -> Explainer:
     if isinstance(node, Term):
         if len(node.words) == 1:
             return _one_word(node)
-        return _screened(node, term_keys(node))
+        return compile_phrase(node)
     if isinstance(node, Near):
         return _screened(node, term_keys(node.left) | term_keys(node.right))
     if isinstance(node, Not):
@@ -80,7 +81,7 @@ def _one_word(term: Term) -> Explainer:
     return scoped
 
 
-def _screened(node: Term | Near, keys: frozenset[str]) -> Explainer:
+def _screened(node: Near, keys: frozenset[str]) -> Explainer:
     evaluator = compile_query(node)
     return lambda doc, found: keys <= doc.keys and evaluator.evaluate(doc, found)
 

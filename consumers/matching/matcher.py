@@ -37,40 +37,48 @@ stems and fields.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Iterator, Sequence
 from itertools import chain
-from operator import attrgetter
+from operator import itemgetter
+from typing import TypeGuard
 
 from consumers.matching.analysis import DocumentAnalysis
-from consumers.matching.decide import Decider, any_key, compile_decider
-from consumers.matching.evaluate import Found
-from consumers.matching.explain import Explainer, compile_explainer
+from consumers.matching.evaluate import FIELD_ORDER, Found
+from consumers.matching.explain import compile_explainer
 from consumers.matching.hits import Document, Hit, hit_of
 from consumers.matching.keys import KeyFinder, Lexicon
 from consumers.matching.naive import parse_watchlist
-from consumers.matching.query import DEFAULT_FIELDS, And, Near, Node, Not, Or, Term
+from consumers.matching.query import And, Near, Node, Not, Or, Term
 from consumers.matching.required import Clause, clause_cost, key_of, required_clauses
 
 # From this many watchlists on, the compiled objects are frozen out of the cycle collector.
 FREEZE_FROM = 10_000
+# Hits remembered per matcher before it starts over (a few MB); see `Matcher.match`.
+HIT_CACHE_LIMIT = 50_000
+
+_Pair = tuple[int, Hit]  # a query's number and its Hit, sorted into config order at the end
+_first = itemgetter(0)
 
 
 class Matcher:
     """Compiled watchlists behind a term index; hits come in config order."""
 
     def __init__(self, queries: Sequence[tuple[str, Node]]) -> None:
+        # One pass per field and the fields its queries read before it: the one-word queries
+        # that report this field when it holds their key and none of those earlier fields do.
+        passes: dict[tuple[str, tuple[str, ...]], dict[str, list[_Pair]]] = {}
         postings: dict[str, list[int]] = {}
-        accepting: dict[frozenset[str], dict[str, list[int]]] = {}
         always: list[int] = []
         named: set[str] = set()
         fields: set[str] = set()
-        for number, (_, node) in enumerate(queries):
-            direct = any_key(node)
-            if direct is not None:
-                scoped = accepting.setdefault(direct[0], {})
-                for key in direct[1]:
-                    scoped.setdefault(key, []).append(number)
+        for number, (name, node) in enumerate(queries):
+            if _one_word(node):
+                key = key_of(node.words[0], node.case_sensitive)
+                ordered = tuple(field for field in FIELD_ORDER if field in node.fields)
+                for position, field in enumerate(ordered):
+                    by_key = passes.setdefault((field, ordered[:position]), {})
+                    hit = Hit(name, (node.label,), (field,))
+                    by_key.setdefault(key, []).append((number, hit))
             else:
                 clauses = sorted(set(required_clauses(node)), key=_rank)
                 if not clauses:
@@ -81,23 +89,21 @@ class Matcher:
                 named.update(key_of(word, term.case_sensitive) for word in term.words)
                 fields |= term.fields
         self._names = tuple(name for name, _ in queries)
-        self._explainers: tuple[Explainer, ...] = tuple(compile_explainer(n) for _, n in queries)
-        # Queries the index accepts outright are never decided: no decider is built for them.
-        accepted = {n for by_key in accepting.values() for ns in by_key.values() for n in ns}
-        self._deciders: tuple[Decider, ...] = tuple(
-            _unused if number in accepted else compile_decider(node)
-            for number, (_, node) in enumerate(queries)
+        self._passes = tuple(
+            (field, earlier, frozenset(by_key), {k: tuple(v) for k, v in by_key.items()})
+            for (field, earlier), by_key in sorted(passes.items())
+        )
+        # One-word queries are never explained: their Hits are built above.
+        self._explainers = tuple(
+            _unused if _one_word(node) else compile_explainer(node) for _, node in queries
         )
         self._postings = {key: tuple(numbers) for key, numbers in postings.items()}
-        self._accepting = tuple(
-            (_key_set(scope), frozenset(by_key), {k: tuple(v) for k, v in by_key.items()})
-            for scope, by_key in sorted(accepting.items(), key=lambda item: sorted(item[0]))
-        )
         self._indexed = frozenset(self._postings)
         self._always = tuple(always)
         self._fields = tuple(sorted(fields))
         self._lexicon = Lexicon()
         self._finder = KeyFinder(named, self._lexicon)
+        self._hits: dict[tuple[object, ...], Hit] = {}
 
     @property
     def watchlists(self) -> tuple[str, ...]:
@@ -110,18 +116,24 @@ class Matcher:
 
     def match(self, doc: Document) -> list[Hit]:
         analysis = self._analyse(doc)
-        deciders, explainers, names = self._deciders, self._explainers, self._names
-        matched = self._accepted(analysis)
-        matched.update(n for n in self._candidates(analysis) if deciders[n](analysis))
-        hits = []
-        for number in sorted(matched):
-            found: Found = []
-            explainers[number](analysis, found)
-            hits.append(hit_of(names[number], found))
-        return hits
+        pairs = self._accepted(analysis)
+        explainers, names, cache = self._explainers, self._names, self._hits
+        found: Found = []
+        for number in self._candidates(analysis):
+            if explainers[number](analysis, found):
+                key = (number, *found)
+                hit = cache.get(key)
+                if hit is None:
+                    if len(cache) >= HIT_CACHE_LIMIT:
+                        cache.clear()
+                    hit = cache[key] = hit_of(names[number], found)
+                pairs.append((number, hit))
+                found = []
+        pairs.sort(key=_first)
+        return [hit for _, hit in pairs]
 
     def candidate_count(self, doc: Document) -> int:
-        """How many queries the index selects for `doc`, to accept outright or to decide (a
+        """How many queries the index selects for `doc`, to accept outright or to explain (a
         diagnostic: the matcher's cost per document grows with it)."""
         analysis = self._analyse(doc)
         return len(self._accepted(analysis)) + len(self._candidates(analysis))
@@ -129,13 +141,17 @@ class Matcher:
     def _analyse(self, doc: Document) -> DocumentAnalysis:
         return DocumentAnalysis(doc, self._lexicon, self._finder, self._fields)
 
-    def _accepted(self, analysis: DocumentAnalysis) -> set[int]:
-        """The queries that match because one of their keys occurs in their fields."""
-        accepted: set[int] = set()
-        for keys_of, indexed, postings in self._accepting:
-            found = keys_of(analysis) & indexed
-            accepted.update(chain.from_iterable(map(postings.__getitem__, found)))
-        return accepted
+    def _accepted(self, analysis: DocumentAnalysis) -> list[_Pair]:
+        """The one-word queries that match, with their Hits: each is filed under its key in
+        each of its fields, and found there unless an earlier field of it holds the key."""
+        pairs: list[_Pair] = []
+        field_keys = analysis.field_keys
+        for field, earlier, indexed, by_key in self._passes:
+            present = field_keys[field] & indexed
+            for other in earlier:
+                present -= field_keys[other]
+            pairs.extend(chain.from_iterable(map(by_key.__getitem__, present)))
+        return pairs
 
     def _candidates(self, analysis: DocumentAnalysis) -> set[int]:
         candidates = set(self._always)
@@ -144,19 +160,12 @@ class Matcher:
         return candidates
 
 
-def _unused(analysis: DocumentAnalysis) -> bool:
-    raise AssertionError("an accepted query is never a candidate")
+def _unused(analysis: DocumentAnalysis, found: Found) -> bool:
+    raise AssertionError("a one-word query is never a candidate")
 
 
-def _key_set(fields: frozenset[str]) -> Callable[[DocumentAnalysis], AbstractSet[str]]:
-    """The keys a document holds in any of `fields`."""
-    if fields == DEFAULT_FIELDS:
-        return attrgetter("default")
-    ordered = sorted(fields)
-    if len(ordered) == 1:
-        [field] = ordered
-        return lambda analysis: analysis.field_keys[field]
-    return lambda analysis: frozenset().union(*(analysis.field_keys[f] for f in ordered))
+def _one_word(node: Node) -> TypeGuard[Term]:
+    return isinstance(node, Term) and len(node.words) == 1
 
 
 def _rank(clause: Clause) -> tuple[float, tuple[str, ...]]:

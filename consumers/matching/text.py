@@ -188,6 +188,9 @@ def _add_words(word: str, words: list[str]) -> None:
 # "s" run standing where `tokenise` removes a possessive ending (right after an apostrophe that
 # follows a letter or digit, and not followed by another apostrophe).
 _ASCII_WORD = re.compile(r"(?:(?<![A-Za-z0-9]')|(?![sS](?![A-Za-z0-9'])))[A-Za-z0-9]+")
+# Without an apostrophe in the text the look-arounds above always hold, and a pattern that
+# starts with a plain class lets re skip between words in C (measured: a third faster).
+_ASCII_RUN = re.compile("[A-Za-z0-9]+")
 _PLAIN_WORD = re.compile(
     rf"(?:(?<![^\W_][{_APOSTROPHES}])|(?![sS](?![^\W_]|[{_APOSTROPHES}])))[^\W_]+"
 )
@@ -201,6 +204,7 @@ _LATIN_WORD = re.compile(
     rf"(?:(?<![{_LATIN_ALNUM}][{_APOSTROPHES}])"
     rf"|(?![sS](?![{_LATIN_ALNUM}]|[{_APOSTROPHES}])))[{_LATIN_ALNUM}]+"
 )
+_LATIN_RUN = re.compile(f"[{_LATIN_ALNUM}]+")
 # Punctuation beyond Latin-1 that is neither a letter, a digit, a mark nor unspaced.
 _TYPOGRAPHIC = "\u2010-\u2015\u2018-\u201f\u2020-\u2027\u2030-\u203a\u20ac"
 _NOT_LATIN = re.compile(f"[^\x00-\xff{_APOSTROPHES}{_TYPOGRAPHIC}]")
@@ -214,10 +218,12 @@ def tokenise_fast(text: str) -> list[str]:
     unspaced script go through the per-word rules.
     """
     if text.isascii():
-        return _ASCII_WORD.findall(text)
-    text = unicodedata.normalize("NFKC", text)
+        return (_ASCII_WORD if "'" in text else _ASCII_RUN).findall(text)
+    if not unicodedata.is_normalized("NFKC", text):  # the check is 3x faster than normalising
+        text = unicodedata.normalize("NFKC", text)
     if _NOT_LATIN.search(text) is None:  # no mark or unspaced script can be there
-        return _LATIN_WORD.findall(text)
+        apostrophe = "'" in text or "\u2019" in text
+        return (_LATIN_WORD if apostrophe else _LATIN_RUN).findall(text)
     unspaced = _UNSPACED.search(text) is not None
     marked = _may_hold_marks(text)
     if not unspaced and not marked:
