@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import TextIO
 
@@ -41,14 +42,21 @@ class ConsoleDestination:
     async def send(self, alert: Alert) -> None:
         stream = self._stream if self._stream is not None else sys.stdout
         try:
-            stream.write(format_console(alert) + "\n")
-            stream.flush()
+            # In a thread: a stdout piped into a slow reader must not stall the event loop
+            # (and with it polling and the other destinations). One worker per destination
+            # sends one alert at a time, so lines keep their order.
+            await asyncio.to_thread(_write_line, stream, format_console(alert))
         except OSError as exc:
             # A full disk or a busy pipe can clear up; the policy bounds the retries.
             raise DeliveryError(
                 f"console destination {self.name!r} could not write ({type(exc).__name__})",
                 retriable=True,
             ) from exc
+
+
+def _write_line(stream: TextIO, line: str) -> None:
+    stream.write(line + "\n")
+    stream.flush()
 
 
 def _clean(text: str) -> str:
