@@ -19,13 +19,14 @@ from consumers.matching.decide import compile_decider, term_keys
 from consumers.matching.evaluate import FIELD_ORDER, Found, compile_query
 from consumers.matching.phrase import compile_phrase
 from consumers.matching.query import DEFAULT_FIELDS, And, Near, Node, Not, Or, Term
-from consumers.matching.required import key_of
+from consumers.matching.required import Clause, key_of, required_clauses
 
 Explainer = Callable[[DocumentAnalysis, Found], bool]
 
 
-def compile_explainer(node: Node) -> Explainer:
-    """The explainer of one query (see the module docstring)."""
+def compile_explainer(node: Node, known: Clause = frozenset()) -> Explainer:
+    """The explainer of one query (see the module docstring). `known`: a clause of the
+    query's (`required`) that the caller has found to hold, so an AND need not screen it."""
     if isinstance(node, Term):
         if len(node.words) == 1:
             return _one_word(node)
@@ -37,7 +38,10 @@ def compile_explainer(node: Node) -> Explainer:
         return lambda doc, found: not child(doc)
     if isinstance(node, And | Or):
         items = tuple(_item(child) for child in node.children)
-        return _all(items) if isinstance(node, And) else _every(items)
+        if isinstance(node, Or):
+            return _every(items)
+        clauses = [clause for clause in required_clauses(node) if clause != known]
+        return _all(items, *_screen(clauses))
     assert_never(node)
 
 
@@ -86,8 +90,23 @@ def _screened(node: Near, keys: frozenset[str]) -> Explainer:
     return lambda doc, found: keys <= doc.keys and evaluator.evaluate(doc, found)
 
 
-def _all(items: tuple[_Item, ...]) -> Explainer:
+def _screen(clauses: list[Clause]) -> tuple[frozenset[str], tuple[Clause, ...]]:
+    """The keys a match needs all of, and the sets it needs one key of (`required`)."""
+    single = frozenset(key for clause in clauses if len(clause) == 1 for key in clause)
+    return single, tuple(clause for clause in set(clauses) if len(clause) > 1)
+
+
+def _all(items: tuple[_Item, ...], needed: frozenset[str], groups: tuple[Clause, ...]) -> Explainer:
+    """Every item, in written order. Screened first: most candidate ANDs lack a key they need
+    (`needed`: all of them; `groups`: one of each), found by set tests in C."""
+
     def explain(doc: DocumentAnalysis, found: Found) -> bool:
+        keys = doc.keys
+        if not needed <= keys:
+            return False
+        for group in groups:
+            if group.isdisjoint(keys):
+                return False
         title, summary, mark = doc.title, doc.summary, len(found)
         for key, label, child in items:
             if child is not None:

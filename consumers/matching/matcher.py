@@ -68,6 +68,7 @@ class Matcher:
         # that report this field when it holds their key and none of those earlier fields do.
         passes: dict[tuple[str, tuple[str, ...]], dict[str, list[_Pair]]] = {}
         postings: dict[str, list[int]] = {}
+        filed: dict[int, Clause] = {}  # the clause each query is filed under
         always: list[int] = []
         named: set[str] = set()
         fields: set[str] = set()
@@ -83,6 +84,8 @@ class Matcher:
                 clauses = sorted(set(required_clauses(node)), key=_rank)
                 if not clauses:
                     always.append(number)
+                else:
+                    filed[number] = clauses[0]
                 for key in clauses[0] if clauses else ():
                     postings.setdefault(key, []).append(number)
             for term in _terms(node):
@@ -95,7 +98,8 @@ class Matcher:
         )
         # One-word queries are never explained: their Hits are built above.
         self._explainers = tuple(
-            _unused if _one_word(node) else compile_explainer(node) for _, node in queries
+            _unused if _one_word(node) else compile_explainer(node, filed.get(number, frozenset()))
+            for number, (_, node) in enumerate(queries)
         )
         self._postings = {key: tuple(numbers) for key, numbers in postings.items()}
         self._indexed = frozenset(self._postings)
