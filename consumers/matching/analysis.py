@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import chain
+from typing import Any
 
 from consumers.matching.hits import Document
 from consumers.matching.index import FieldView
@@ -35,17 +36,15 @@ class DocumentAnalysis:
 
     `field_keys[field]`: the keys (`required.key_of`, both case modes) that the field's words
     yield among those `finder` knows, for title, summary and each of `fields`; `title` and
-    `summary` are two of them, `default` their union, `keys` the union of them all. Implements the evaluators' `DocumentView`,
-    so candidate queries run on the same analysis that selected them.
+    `summary` are two of them, `default` their union, `keys` the union of them all.
+    Implements the evaluators' `DocumentView`, so candidate queries run on the same analysis
+    that selected them.
     """
 
     __slots__ = (
+        "_derived",
         "_doc",
-        "_forms",
         "_lexicon",
-        "_stems",
-        "_views",
-        "_words",
         "default",
         "field_keys",
         "keys",
@@ -61,59 +60,56 @@ class DocumentAnalysis:
         keys_of = finder.of.__getitem__
         title_words = tokenise_fast(doc.title)
         summary_words = tokenise_fast(doc.summary)
-        self._forms: dict[tuple[str, bool], list[str]] = {
-            ("title", True): title_words,
-            ("summary", True): summary_words,
+        # Words as written, then (on first use) folded forms, stems, stem sets and views, per
+        # (kind, field, case_sensitive): one dict, as most documents need nothing more.
+        self._derived: dict[tuple[str, str, bool], Any] = {
+            ("forms", "title", True): title_words,
+            ("forms", "summary", True): summary_words,
         }
-        self._words: dict[tuple[str, bool], set[str]] = {}
-        self._stems: dict[tuple[str, bool], list[str]] = {}
-        self._views: dict[tuple[str, bool], FieldView] = {}
         # Title and summary are split in any case (a query with no field reads both).
         self.title = set(chain.from_iterable(map(keys_of, title_words)))
         self.summary = set(chain.from_iterable(map(keys_of, summary_words)))
-        self.default = self.title | self.summary
-        self.keys = self.default
+        self.default = self.keys = self.title | self.summary
         self.field_keys = {"title": self.title, "summary": self.summary}
         for field in fields:
             if field not in self.field_keys:
-                written = self._forms[field, True] = tokenise_fast(_text(doc, field))
+                written = self._derived["forms", field, True] = tokenise_fast(_text(doc, field))
                 self.field_keys[field] = found = set(chain.from_iterable(map(keys_of, written)))
                 self.keys = self.keys | found
 
     def forms(self, field: str, case_sensitive: bool) -> list[str]:
         """The field's words, folded unless `case_sensitive`."""
-        key = (field, case_sensitive)
-        forms = self._forms.get(key)
+        key = ("forms", field, case_sensitive)
+        forms: list[str] | None = self._derived.get(key)
         if forms is None:
             if case_sensitive:
                 forms = tokenise_fast(_text(self._doc, field))
             else:
                 forms = list(map(self._lexicon.fold.__getitem__, self.forms(field, True)))
-            self._forms[key] = forms
+            self._derived[key] = forms
         return forms
-
-    def words(self, field: str, case_sensitive: bool) -> set[str]:
-        """The stems of the field's words (`text.stem` of each of `forms`)."""
-        key = (field, case_sensitive)
-        found = self._words.get(key)
-        if found is None:
-            stems = self._lexicon.stem.__getitem__
-            found = self._words[key] = set(map(stems, self.forms(field, case_sensitive)))
-        return found
 
     def stems(self, field: str, case_sensitive: bool) -> list[str]:
         """`text.stem` of each of `forms`, in order."""
-        key = (field, case_sensitive)
-        stems = self._stems.get(key)
+        key = ("stems", field, case_sensitive)
+        stems: list[str] | None = self._derived.get(key)
         if stems is None:
             forms = self.forms(field, case_sensitive)
-            stems = self._stems[key] = list(map(self._lexicon.stem.__getitem__, forms))
+            stems = self._derived[key] = list(map(self._lexicon.stem.__getitem__, forms))
         return stems
 
+    def words(self, field: str, case_sensitive: bool) -> set[str]:
+        """The stems of the field's words, as a set."""
+        key = ("words", field, case_sensitive)
+        found: set[str] | None = self._derived.get(key)
+        if found is None:
+            found = self._derived[key] = set(self.stems(field, case_sensitive))
+        return found
+
     def view(self, field: str, case_sensitive: bool) -> FieldView:
-        key = (field, case_sensitive)
-        view = self._views.get(key)
+        key = ("view", field, case_sensitive)
+        view: FieldView | None = self._derived.get(key)
         if view is None:
             forms = self.forms(field, case_sensitive)
-            view = self._views[key] = FieldView(forms, self.stems(field, case_sensitive))
+            view = self._derived[key] = FieldView(forms, self.stems(field, case_sensitive))
         return view

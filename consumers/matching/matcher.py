@@ -104,7 +104,7 @@ class Matcher:
         self._postings = {key: tuple(numbers) for key, numbers in postings.items()}
         self._indexed = frozenset(self._postings)
         self._always = tuple(always)
-        self._fields = tuple(sorted(fields))
+        self._fields = tuple(sorted(fields - {"title", "summary"}))  # title, summary: always
         self._lexicon = Lexicon()
         self._finder = KeyFinder(named, self._lexicon)
         self._hits: dict[tuple[object, ...], Hit] = {}

@@ -138,7 +138,11 @@ LATIN = "aAsSéÿß'’´¨ª²µ\u00a0“”‘–—…‑€_1 中\u0301İ"
 @settings(max_examples=500, deadline=None)
 @given(
     text=st.one_of(
-        texts(), st.text(), st.text(alphabet="aé's’ß\u0301İ中ＡＢ- "), st.text(alphabet=LATIN)
+        texts(),
+        st.text(),
+        st.text(alphabet="aé's’ß\u0301İ中ＡＢ- "),
+        st.text(alphabet=LATIN),
+        st.text(alphabet="aAsS1' -"),  # possessives in plain ASCII text
     )
 )
 def test_fast_tokeniser_splits_exactly_like_the_reference(text: str) -> None:
