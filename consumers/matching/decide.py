@@ -1,21 +1,21 @@
 """Yes-or-no answers for compiled queries, from a document's key sets (pure, no I/O).
 
 A decider returns exactly the truth value that the query's evaluator (`evaluate.compile_query`)
-returns on the same `DocumentAnalysis`, only cheaper, because most candidate queries do not
-match and a plain yes or no needs neither word positions nor the list of matched terms:
+returns on the same `DocumentAnalysis`, only cheaper, because a plain yes or no needs neither
+word positions nor the list of matched terms:
 
 - a one-word term (word, wildcard or unspaced substring, any case mode) occurs in a field
   exactly when its key (`required.key_of`) is among the field's keys
   (`DocumentAnalysis.field_keys`): a set membership test;
 - the one-word terms of an AND or an OR that read the same fields collapse into one subset
   or overlap test of their keys (one call into C);
-- a phrase and NEAR are screened first: each key they name must be among the document's keys
-  (`DocumentAnalysis.keys`), which rules out nearly every candidate without building word
-  positions; only then does the evaluator run;
+- a phrase is left to `phrase.compile_phrase`; NEAR is screened first: each key it names
+  must be among the document's keys (`DocumentAnalysis.keys`), which rules out nearly every
+  document without building word positions; only then does its evaluator run;
 - NOT negates, AND and OR combine, set tests before anything else (order cannot change the
   value of an AND or an OR; the explainer, which reports terms, keeps the written order).
 
-The matcher asks the explainer (`explain`) for the matched terms once a decider has said yes.
+Explainers use deciders for what sits under a NOT, whose terms are never reported.
 """
 
 from __future__ import annotations
@@ -57,20 +57,6 @@ def compile_decider(node: Node) -> Decider:
             + [compile_decider(child) for child in node.children if not _one_word(child)]
         )
     assert_never(node)
-
-
-def any_key(node: Node) -> tuple[frozenset[str], frozenset[str]] | None:
-    """(fields, keys) when the query holds exactly when some key of `keys` occurs in one of
-    `fields`: a one-word term, or an OR of one-word terms reading the same fields. The index
-    can accept such a query outright when it finds one of those keys in those fields."""
-    if isinstance(node, Term) and len(node.words) == 1:
-        return node.fields, term_keys(node)
-    if isinstance(node, Or):
-        parts = [any_key(child) for child in node.children]
-        scopes = {part[0] for part in parts if part is not None}
-        if all(parts) and len(scopes) == 1:
-            return scopes.pop(), frozenset().union(*(part[1] for part in parts if part))
-    return None
 
 
 def term_keys(term: Term) -> frozenset[str]:

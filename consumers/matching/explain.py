@@ -5,8 +5,8 @@ An explainer appends exactly the (term label, field) pairs that the query's eval
 value: every true branch of an OR, all branches of a true AND (in the order written), nothing
 from under a NOT; a term reports the first field, in the order title, summary, feed, link,
 where it occurs. A one-word term is looked up in the key set of each of its fields
-(`DocumentAnalysis.field_keys`) instead of word positions; phrases and NEAR are screened by
-the document's keys, then left to their evaluator.
+(`DocumentAnalysis.field_keys`) instead of word positions; phrases are checked field by field
+(`phrase`); NEAR is screened by the document's keys, then left to its evaluator.
 """
 
 from __future__ import annotations

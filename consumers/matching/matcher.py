@@ -6,29 +6,32 @@ Queries with no such clause (`NOT foo`) are evaluated for every document. Per do
 
 1. analyse: split each field some query reads once, and read the field's index keys off its
    words with a memoised `keys.KeyFinder` (one dict lookup per word, in C);
-2. accept: a query that holds exactly when one of its keys occurs in its fields (a one-word
-   term, or an OR of them: `decide.any_key`) matches as soon as the index finds such a key;
-   these are filed per set of fields and never evaluated;
-3. decide: every other query filed under a key the document holds gets a yes or no from its
-   decider (`decide`), mostly set tests on the key sets, word positions only for phrases and
-   NEAR whose words are all present;
-4. explain: each matched query's explainer (`explain`) lists the terms and fields that made
-   it match.
+2. accept: a one-word term (a fifth of real watchlists) matches exactly when its key is in
+   one of its fields, and reports the first such field; its Hit for each field is built at
+   compile time and filed under its key per field, so the document's key sets pick the Hits
+   out with set operations in C, and the query is never evaluated;
+3. explain: every other query filed under a key the document holds runs its explainer
+   (`explain`), which answers and lists the terms and fields that made it match in one go
+   (an AND first screens the other clauses it needs: set tests in C). Answering with a
+   cheaper decider first (`decide`) and explaining only the matches was measured slower:
+   most candidates of real articles match, and then both ran;
+4. Hits are cached per query and explanation, as the same few explanations recur.
 
 The result is exactly the naive matcher's (`naive.NaiveMatcher`: every query's evaluator on a
 document tokenised by the reference functions), as the property tests check.
 
 Cost per document: a fixed part (splitting the text, looking its words up), plus a small one
-per candidate and per match. On one core with the real feeds, splitting title and summary is
-the largest fixed share, and a match costs more than a rejected candidate, since its terms
-are listed and a Hit built; bench/match.py prints the figures, with candidates and matches
-per article.
+per candidate and per match. Measured with bench/match.py on one core at 1,000 watchlists,
+about 24 us an article: splitting title and summary about 6 (the regex engine's speed, about
+13 ns a character, most of it), key lookups and the analysis object about 5 (hashing each new
+word string, and one dict lookup per word), explaining candidates about 7, the rest picking
+accepted Hits, candidates and sorting.
 
 Why a pure-Python index rather than an automaton (pyahocorasick, ahocorasick_rs, Vectorscan,
 none of which the project depends on, so not measured here): query terms are whole words
 after folding and stemming, so after one regex split per field, finding a document's keys is
 one memoised dict lookup per word, in C. Measured on the real feeds, split and lookups take
-about 11 us per article: a third of the cost at 1,000 watchlists and a few percent at
+about 11 us per article: about half of the cost at 1,000 watchlists and a few percent at
 100,000, where per-candidate and per-match work dominate. An automaton could only shrink the
 first share, and would still have to map its hits back to word boundaries, possessives,
 stems and fields.

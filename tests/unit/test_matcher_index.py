@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import gc
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers.matching import Document, Hit, compile_naive, compile_watchlists
+from consumers.matching import matcher as matcher_module
 from consumers.matching.text import tokenise, tokenise_fast
 
 # Words chosen to exercise stems (companies/company, classes, us, news), accents (été),
@@ -228,3 +230,41 @@ def test_a_replaced_matcher_leaves_no_cycles_behind() -> None:
     finally:
         if enabled:
             gc.enable()
+
+
+@pytest.mark.parametrize(
+    ("query", "doc"),
+    [
+        ('"rate cut"', Document("Rate rate cut", "")),  # the first word twice
+        ('"rate cut"', Document("rate", "cut rates")),  # words split across fields
+        ('"rate cut"', Document("a cut rate", "the rate cuts")),  # only the second field
+        ('"cut rate"', Document("they cut", "")),  # the field ends before the phrase does
+        ('"fed cut*"', Document("Fed cuts", "fed, cutting")),  # wildcard, punctuation between
+        ('"cit* news"', Document("cities news", "")),  # wildcard on the stem (city)
+        ('"中国 银行"', Document("中国人民 银行业", "")),  # unspaced substrings, in order
+        ('`"Hong Kong"`', Document("hong kong", "Hong Kong")),  # as written, not folded
+        ('summary:"rate cut" OR link:"rate cut"', Document("rate cut", "", "", "x/rate-cut")),
+        ('NOT "rate cut"', Document("rate cut", "")),  # under NOT: answered, never reported
+    ],
+)
+def test_phrases_match_as_the_naive_matcher_says(query: str, doc: Document) -> None:
+    named = [("w", query)]
+    assert explained(compile_watchlists(named).match(doc)) == explained(
+        compile_naive(named).match(doc)
+    )
+
+
+def test_hits_stay_right_when_the_hit_cache_starts_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same query explained differently by each document: a cache that kept a stale Hit,
+    # or lost one when it was cleared, would show here.
+    monkeypatch.setattr(matcher_module, "HIT_CACHE_LIMIT", 1)
+    named = [("a", "gold OR yuan"), ("b", '"rate cut" OR fed')]
+    indexed, naive = compile_watchlists(named), compile_naive(named)
+    docs = [
+        Document("Gold", "yuan"),
+        Document("Yuan", "gold, rate cut"),
+        Document("Fed", "gold"),
+        Document("Gold", "yuan"),
+    ]
+    for doc in docs:
+        assert explained(indexed.match(doc)) == explained(naive.match(doc))
