@@ -22,8 +22,8 @@ cold: closer to a stream of unseen text), compile_s, peak_mb (the measuring proc
 resident memory, interpreter and corpus included), speedup_vs_naive (over `compile_naive`, the
 evaluate-every-query reference, timed on a sample when it is slow), matches_per_article
 (watchlists matched per article), candidates_per_article (queries the index selected per
-article, to accept outright or to decide), always_evaluated and agree (the two matchers returned identical hits,
-terms and fields on the naive sample). Each workload and size runs in its own process, so one
+article, to accept outright or to explain), always_evaluated and agree (the two matchers
+returned identical hits, terms and fields on the naive sample). Each workload and size runs in its own process, so one
 run's memory does not show in another's figures.
 
 Generated watchlists, both workloads. Each query holds 1 to 6 terms in one of these shapes
