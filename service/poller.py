@@ -179,8 +179,11 @@ class Poller:
         bound: structlog.stdlib.BoundLogger,
     ) -> PollOutcome:
         failures = state.consecutive_failures + 1
+        # The backoff runs from when the failure is known, not from when the poll began: a
+        # server that took the whole timeout to fail still gets the full wait.
+        failed_at = self._clock()
         next_at = next_poll_after_failure(
-            now,
+            failed_at,
             interval=self._settings.feed_interval(feed),
             failures=failures,
             max_backoff=self._settings.polling.max_backoff,
@@ -205,7 +208,7 @@ class Poller:
             error=str(exc),
             kind=kind,
             failures=failures,
-            retry_in_s=round(next_at - now, 1),
+            retry_in_s=round(next_at - failed_at, 1),
         )
         return PollOutcome(feed.name, "error", next_at, error=str(exc))
 
