@@ -254,6 +254,30 @@ def test_phrases_match_as_the_naive_matcher_says(query: str, doc: Document) -> N
     )
 
 
+@pytest.mark.parametrize(
+    ("query", "doc"),
+    [
+        # The children of a top-level OR are matched on their own and their Hits joined: the
+        # terms must come back in written order, each once, at the field the OR would name.
+        ("yuan OR gold OR china", Document("China buys gold", "yuan slides")),
+        ('"rate cut" OR fed OR (china AND gold)', Document("Fed rate cut", "China, gold")),
+        ("fed OR Fed OR fed", Document("the Fed", "fed")),  # one key, three labels, repeats
+        ("china OR (china AND gold) OR title:gold", Document("gold", "China gold")),
+        ("gold OR NOT bitcoin OR summary:yuan*", Document("gold", "yuan")),  # NOT: no term
+        ("NOT gold OR NOT fed", Document("gold", "")),
+        ("silver OR (gold OR (yuan OR china))", Document("China", "gold yuan")),  # nested ORs
+        ("cut* NEAR/2 rate OR rate OR link:cut", Document("rates cut", "", "", "x/cut")),
+    ],
+)
+def test_or_parts_that_match_together_are_reported_as_the_naive_matcher_says(
+    query: str, doc: Document
+) -> None:
+    named = [("before", "gold"), ("w", query), ("after", "china")]
+    assert explained(compile_watchlists(named).match(doc)) == explained(
+        compile_naive(named).match(doc)
+    )
+
+
 def test_hits_stay_right_when_the_hit_cache_starts_over(monkeypatch: pytest.MonkeyPatch) -> None:
     # The same query explained differently by each document: a cache that kept a stale Hit,
     # or lost one when it was cleared, would show here.
