@@ -11,7 +11,14 @@ terms, which then never run an explainer (step 2). Measured with bench/match.py,
 each, against filing the whole OR and explaining it (its explainer ran about 460 times an
 article): at 100,000 watchlists 366-375 -> 742-861 articles/s selective, 280-284 -> 551-719
 broad; at 1,000 the same within noise (about 35k broad, 40k selective); peak memory 368 ->
-372 MB at 100,000 (a Hit built at compile time per term of an OR and field). Per document:
+372 MB at 100,000 (a Hit built at compile time per term of an OR and field).
+
+A part whose two cheapest clauses are single keys (a phrase, NEAR, most ANDs) is filed under
+both, and selected only when the document holds both: filed under one, about 400 of the 475
+parts explained an article failed (selective, 100,000 watchlists), most for lack of a second
+word. Measured with bench/match.py, two runs against four: at 100,000 watchlists 742-861 ->
+966-973 articles/s selective, 551-719 -> 731-750 broad; at 1,000 the same within noise; peak
+memory 372 -> 378 MB. Per document:
 
 1. analyse: split each field some query reads once, and read the field's index keys off its
    words with a memoised `keys.KeyFinder` (one dict lookup per word, in C);
@@ -19,9 +26,9 @@ broad; at 1,000 the same within noise (about 35k broad, 40k selective); peak mem
    when its key is in one of its fields, and reports the first such field; its Hit for each
    field is built at compile time and filed under its key per field, so the document's key
    sets pick the Hits out with set operations in C, and the part is never evaluated;
-3. explain: every other part filed under a key the document holds runs its explainer
-   (`explain`), which answers and lists the terms and fields that made it match in one go
-   (an AND first screens the other clauses it needs: set tests in C). Answering with a
+3. explain: every other part filed under a key (or two keys) the document holds runs its
+   explainer (`explain`), which answers and lists the terms and fields that made it match in
+   one go (an AND first screens the other clauses it needs: set tests in C). Answering with a
    cheaper decider first (`decide`) and explaining only the matches was measured slower:
    most candidates of real articles match, and then both ran;
 4. Hits are cached per part and explanation, as the same few explanations recur; the Hits of
@@ -87,6 +94,7 @@ class Matcher:
         # report this field when it holds their key and none of those earlier fields do.
         passes: dict[tuple[str, tuple[str, ...]], dict[str, list[_Pair]]] = {}
         postings: dict[str, list[int]] = {}
+        paired: dict[str, dict[str, list[int]]] = {}  # under two keys a part needs both of
         explained: list[tuple[int, str, Node, Clause]] = []  # code, name, part, filed clause
         always: list[int] = []
         named: set[str] = set()
@@ -107,8 +115,12 @@ class Matcher:
                 clauses = sorted(set(required_clauses(part)), key=_rank)
                 if not clauses:
                     always.append(index)
-                for key in clauses[0] if clauses else ():
-                    postings.setdefault(key, []).append(index)
+                if len(clauses) >= 2 and len(clauses[0]) == len(clauses[1]) == 1:
+                    [first], [second] = clauses[0], clauses[1]
+                    paired.setdefault(first, {}).setdefault(second, []).append(index)
+                else:
+                    for key in clauses[0] if clauses else ():
+                        postings.setdefault(key, []).append(index)
                 explained.append((code, name, part, clauses[0] if clauses else frozenset()))
             for term in _terms(node):
                 named.update(key_of(word, term.case_sensitive) for word in term.words)
@@ -124,6 +136,11 @@ class Matcher:
         self._part_names = tuple(name for _, name, _, _ in explained)
         self._postings = {key: tuple(indexes) for key, indexes in postings.items()}
         self._indexed = frozenset(self._postings)
+        self._paired = {
+            first: {second: tuple(indexes) for second, indexes in by_second.items()}
+            for first, by_second in paired.items()
+        }
+        self._paired_keys = frozenset(self._paired)
         self._always = tuple(always)
         self._always_queries = len({self._codes[index] >> _SHIFT for index in always})
         self._fields = tuple(sorted(fields - {"title", "summary"}))  # title, summary: always
@@ -196,6 +213,14 @@ class Matcher:
         candidates = set(self._always)
         postings = self._postings.__getitem__
         candidates.update(chain.from_iterable(map(postings, analysis.keys & self._indexed)))
+        # Parts needing two keys: per first key held, the second keys held (set operations
+        # in C), so no explainer runs for a document lacking either.
+        keys, paired = analysis.keys, self._paired
+        for first in keys & self._paired_keys:
+            by_second = paired[first]
+            candidates.update(
+                chain.from_iterable(map(by_second.__getitem__, by_second.keys() & keys))
+            )
         return candidates
 
 

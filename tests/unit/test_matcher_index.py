@@ -159,6 +159,12 @@ def test_candidate_count_shows_how_many_queries_a_document_brings_into_play() ->
     assert matcher.candidate_count(Document("Nothing to see", "")) == 1
 
 
+def test_a_phrase_or_and_is_not_a_candidate_without_both_of_its_rarest_words() -> None:
+    matcher = compile_watchlists([("p", '"rate cut"'), ("a", "yuan AND bank")])
+    assert matcher.candidate_count(Document("Rate", "the bank")) == 0
+    assert matcher.candidate_count(Document("Rate", "a cut; yuan, bank")) == 2
+
+
 def test_hits_say_which_field_each_term_matched_in() -> None:
     matcher = compile_watchlists([("w", 'yuan OR title:China OR "rate cut" OR link:ico')])
     doc = Document(
