@@ -2,20 +2,37 @@
 
 Like Lucene Monitor and the Elasticsearch percolator, each compiled query is filed under the
 keys one of which any matching document must contain (`required`): its cheapest clause.
-Queries with no such clause (`NOT foo`) are evaluated for every document. Per document:
+Queries with no such clause (`NOT foo`) are evaluated for every document.
+
+A query that is an OR is filed as its children, its *parts*, each under its own clause: the
+OR reports the terms of each true child in written order, so joining the Hits of the parts
+that match, in that order, gives exactly the OR's Hit. Most children of real ORs are one-word
+terms, which then never run an explainer (step 2). Measured with bench/match.py, three runs
+each, against filing the whole OR and explaining it (its explainer ran about 460 times an
+article): at 100,000 watchlists 366-375 -> 742-861 articles/s selective, 280-284 -> 551-719
+broad; at 1,000 the same within noise (about 35k broad, 40k selective); peak memory 368 ->
+372 MB at 100,000 (a Hit built at compile time per term of an OR and field).
+
+A part whose two cheapest clauses are single keys (a phrase, NEAR, most ANDs) is filed under
+both, and selected only when the document holds both: filed under one, about 400 of the 475
+parts explained an article failed (selective, 100,000 watchlists), most for lack of a second
+word. Measured with bench/match.py, two runs against four: at 100,000 watchlists 742-861 ->
+966-973 articles/s selective, 551-719 -> 731-750 broad; at 1,000 the same within noise; peak
+memory 372 -> 378 MB. Per document:
 
 1. analyse: split each field some query reads once, and read the field's index keys off its
    words with a memoised `keys.KeyFinder` (one dict lookup per word, in C);
-2. accept: a one-word term (a fifth of real watchlists) matches exactly when its key is in
-   one of its fields, and reports the first such field; its Hit for each field is built at
-   compile time and filed under its key per field, so the document's key sets pick the Hits
-   out with set operations in C, and the query is never evaluated;
-3. explain: every other query filed under a key the document holds runs its explainer
-   (`explain`), which answers and lists the terms and fields that made it match in one go
-   (an AND first screens the other clauses it needs: set tests in C). Answering with a
+2. accept: a one-word part (a fifth of real watchlists are one-word terms) matches exactly
+   when its key is in one of its fields, and reports the first such field; its Hit for each
+   field is built at compile time and filed under its key per field, so the document's key
+   sets pick the Hits out with set operations in C, and the part is never evaluated;
+3. explain: every other part filed under a key (or two keys) the document holds runs its
+   explainer (`explain`), which answers and lists the terms and fields that made it match in
+   one go (an AND first screens the other clauses it needs: set tests in C). Answering with a
    cheaper decider first (`decide`) and explaining only the matches was measured slower:
    most candidates of real articles match, and then both ran;
-4. Hits are cached per query and explanation, as the same few explanations recur.
+4. Hits are cached per part and explanation, as the same few explanations recur; the Hits of
+   the parts of one OR that match are joined.
 
 The result is exactly the naive matcher's (`naive.NaiveMatcher`: every query's evaluator on a
 document tokenised by the reference functions), as the property tests check.
@@ -56,15 +73,21 @@ from consumers.matching.explain import compile_explainer
 from consumers.matching.hits import Document, Hit, hit_of
 from consumers.matching.keys import KeyFinder, Lexicon
 from consumers.matching.naive import parse_watchlist
-from consumers.matching.query import And, Near, Node, Not, Or, Term
+from consumers.matching.query import MAX_TERMS, And, Near, Node, Not, Or, Term
 from consumers.matching.required import Clause, clause_cost, key_of, required_clauses
 
 # From this many watchlists on, the compiled objects are frozen out of the cycle collector.
 FREEZE_FROM = 10_000
+# A part's code is its query's number, shifted, plus its position: an OR has at most
+# MAX_TERMS children, so the position fits in the low bits.
+_SHIFT = MAX_TERMS.bit_length()
 # Hits remembered per matcher before it starts over (a few MB); see `Matcher.match`.
 HIT_CACHE_LIMIT = 50_000
 
-_Pair = tuple[int, Hit]  # a query's number and its Hit, sorted into config order at the end
+# Shared by the Hits built at compile time (hundreds of thousands at 100,000 watchlists).
+_ONE_FIELD = {field: (field,) for field in FIELD_ORDER}
+
+_Pair = tuple[int, Hit]  # a part's code and its Hit, sorted into config order at the end
 _first = itemgetter(0)
 
 
@@ -72,30 +95,38 @@ class Matcher:
     """Compiled watchlists behind a term index; hits come in config order."""
 
     def __init__(self, queries: Sequence[tuple[str, Node]]) -> None:
-        # One pass per field and the fields its queries read before it: the one-word queries
-        # that report this field when it holds their key and none of those earlier fields do.
+        # One pass per field and the fields its parts read before it: the one-word parts that
+        # report this field when it holds their key and none of those earlier fields do.
         passes: dict[tuple[str, tuple[str, ...]], dict[str, list[_Pair]]] = {}
         postings: dict[str, list[int]] = {}
-        filed: dict[int, Clause] = {}  # the clause each query is filed under
+        paired: dict[str, dict[str, list[int]]] = {}  # under two keys a part needs both of
+        explained: list[tuple[int, str, Node, Clause]] = []  # code, name, part, filed clause
         always: list[int] = []
         named: set[str] = set()
         fields: set[str] = set()
         for number, (name, node) in enumerate(queries):
-            if _one_word(node):
-                key = key_of(node.words[0], node.case_sensitive)
-                ordered = tuple(field for field in FIELD_ORDER if field in node.fields)
-                for position, field in enumerate(ordered):
-                    by_key = passes.setdefault((field, ordered[:position]), {})
-                    hit = Hit(name, (node.label,), (field,))
-                    by_key.setdefault(key, []).append((number, hit))
-            else:
-                clauses = sorted(set(required_clauses(node)), key=_rank)
+            for position, part in enumerate(_parts(node)):
+                code = number << _SHIFT | position
+                if _one_word(part):
+                    key = key_of(part.words[0], part.case_sensitive)
+                    ordered = tuple(field for field in FIELD_ORDER if field in part.fields)
+                    terms = (part.label,)
+                    for place, field in enumerate(ordered):
+                        by_key = passes.setdefault((field, ordered[:place]), {})
+                        hit = Hit(name, terms, _ONE_FIELD[field])
+                        by_key.setdefault(key, []).append((code, hit))
+                    continue
+                index = len(explained)
+                clauses = sorted(set(required_clauses(part)), key=_rank)
                 if not clauses:
-                    always.append(number)
+                    always.append(index)
+                if len(clauses) >= 2 and len(clauses[0]) == len(clauses[1]) == 1:
+                    [first], [second] = clauses[0], clauses[1]
+                    paired.setdefault(first, {}).setdefault(second, []).append(index)
                 else:
-                    filed[number] = clauses[0]
-                for key in clauses[0] if clauses else ():
-                    postings.setdefault(key, []).append(number)
+                    for key in clauses[0] if clauses else ():
+                        postings.setdefault(key, []).append(index)
+                explained.append((code, name, part, clauses[0] if clauses else frozenset()))
             for term in _terms(node):
                 named.update(key_of(word, term.case_sensitive) for word in term.words)
                 fields |= term.fields
@@ -104,14 +135,19 @@ class Matcher:
             (field, earlier, frozenset(by_key), {k: tuple(v) for k, v in by_key.items()})
             for (field, earlier), by_key in sorted(passes.items())
         )
-        # One-word queries are never explained: their Hits are built above.
-        self._explainers = tuple(
-            _unused if _one_word(node) else compile_explainer(node, filed.get(number, frozenset()))
-            for number, (_, node) in enumerate(queries)
-        )
-        self._postings = {key: tuple(numbers) for key, numbers in postings.items()}
+        # One-word parts are never explained: their Hits are built above.
+        self._explainers = tuple(compile_explainer(part, known) for _, _, part, known in explained)
+        self._codes = tuple(code for code, _, _, _ in explained)
+        self._part_names = tuple(name for _, name, _, _ in explained)
+        self._postings = {key: tuple(indexes) for key, indexes in postings.items()}
         self._indexed = frozenset(self._postings)
+        self._paired = {
+            first: {second: tuple(indexes) for second, indexes in by_second.items()}
+            for first, by_second in paired.items()
+        }
+        self._paired_keys = frozenset(self._paired)
         self._always = tuple(always)
+        self._always_queries = len({self._codes[index] >> _SHIFT for index in always})
         self._fields = tuple(sorted(fields - {"title", "summary"}))  # title, summary: always
         self._lexicon = Lexicon()
         self._finder = KeyFinder(named, self._lexicon)
@@ -123,30 +159,43 @@ class Matcher:
 
     @property
     def always_evaluated(self) -> int:
-        """How many queries have no required word and run for every document."""
-        return len(self._always)
+        """How many queries have a part with no required word, run for every document."""
+        return self._always_queries
 
     def match(self, doc: Document) -> list[Hit]:
         analysis = self._analyse(doc)
         pairs = self._accepted(analysis)
-        explainers, names, cache = self._explainers, self._names, self._hits
+        explainers, codes, cache = self._explainers, self._codes, self._hits
+        names = self._part_names
         found: Found = []
-        for number in self._candidates(analysis):
-            if explainers[number](analysis, found):
-                key = (number, *found)
+        for index in self._candidates(analysis):
+            if explainers[index](analysis, found):
+                key = (index, *found)
                 hit = cache.get(key)
                 if hit is None:
                     if len(cache) >= HIT_CACHE_LIMIT:
                         cache.clear()
-                    hit = cache[key] = hit_of(names[number], found)
-                pairs.append((number, hit))
+                    hit = cache[key] = hit_of(names[index], found)
+                pairs.append((codes[index], hit))
                 found = []
         pairs.sort(key=_first)
-        return [hit for _, hit in pairs]
+        # Parts of one query are adjacent now, in written order: an OR reports the terms of
+        # each true part in turn, so their Hits are joined in that order.
+        hits: list[Hit] = []
+        last = -1
+        for code, hit in pairs:
+            number = code >> _SHIFT
+            if number == last:
+                hits[-1] = _joined(hits[-1], hit)
+            else:
+                hits.append(hit)
+                last = number
+        return hits
 
     def candidate_count(self, doc: Document) -> int:
-        """How many queries the index selects for `doc`, to accept outright or to explain (a
-        diagnostic: the matcher's cost per document grows with it)."""
+        """How many query parts (a query, or a child of a top-level OR) the index selects for
+        `doc`, to accept outright or to explain (a diagnostic: the matcher's cost per document
+        grows with it)."""
         analysis = self._analyse(doc)
         return len(self._accepted(analysis)) + len(self._candidates(analysis))
 
@@ -169,11 +218,29 @@ class Matcher:
         candidates = set(self._always)
         postings = self._postings.__getitem__
         candidates.update(chain.from_iterable(map(postings, analysis.keys & self._indexed)))
+        # Parts needing two keys: per first key held, the second keys held (set operations
+        # in C), so no explainer runs for a document lacking either.
+        keys, paired = analysis.keys, self._paired
+        for first in keys & self._paired_keys:
+            by_second = paired[first]
+            candidates.update(
+                chain.from_iterable(map(by_second.__getitem__, by_second.keys() & keys))
+            )
         return candidates
 
 
-def _unused(analysis: DocumentAnalysis, found: Found) -> bool:
-    raise AssertionError("a one-word query is never a candidate")
+def _parts(node: Node) -> tuple[Node, ...]:
+    """The parts of a query matched on their own: the children of a top-level OR, else the
+    query itself."""
+    return node.children if isinstance(node, Or) else (node,)
+
+
+def _joined(first: Hit, then: Hit) -> Hit:
+    """The Hit of an OR two of whose parts matched: each term once, at its first field."""
+    return hit_of(
+        first.watchlist,
+        list(zip(first.terms + then.terms, first.fields + then.fields, strict=True)),
+    )
 
 
 def _one_word(node: Node) -> TypeGuard[Term]:

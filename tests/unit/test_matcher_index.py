@@ -159,6 +159,12 @@ def test_candidate_count_shows_how_many_queries_a_document_brings_into_play() ->
     assert matcher.candidate_count(Document("Nothing to see", "")) == 1
 
 
+def test_a_phrase_or_and_is_not_a_candidate_without_both_of_its_rarest_words() -> None:
+    matcher = compile_watchlists([("p", '"rate cut"'), ("a", "yuan AND bank")])
+    assert matcher.candidate_count(Document("Rate", "the bank")) == 0
+    assert matcher.candidate_count(Document("Rate", "a cut; yuan, bank")) == 2
+
+
 def test_hits_say_which_field_each_term_matched_in() -> None:
     matcher = compile_watchlists([("w", 'yuan OR title:China OR "rate cut" OR link:ico')])
     doc = Document(
@@ -249,6 +255,30 @@ def test_a_replaced_matcher_leaves_no_cycles_behind() -> None:
 )
 def test_phrases_match_as_the_naive_matcher_says(query: str, doc: Document) -> None:
     named = [("w", query)]
+    assert explained(compile_watchlists(named).match(doc)) == explained(
+        compile_naive(named).match(doc)
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "doc"),
+    [
+        # The children of a top-level OR are matched on their own and their Hits joined: the
+        # terms must come back in written order, each once, at the field the OR would name.
+        ("yuan OR gold OR china", Document("China buys gold", "yuan slides")),
+        ('"rate cut" OR fed OR (china AND gold)', Document("Fed rate cut", "China, gold")),
+        ("fed OR Fed OR fed", Document("the Fed", "fed")),  # one key, three labels, repeats
+        ("china OR (china AND gold) OR title:gold", Document("gold", "China gold")),
+        ("gold OR NOT bitcoin OR summary:yuan*", Document("gold", "yuan")),  # NOT: no term
+        ("NOT gold OR NOT fed", Document("gold", "")),
+        ("silver OR (gold OR (yuan OR china))", Document("China", "gold yuan")),  # nested ORs
+        ("cut* NEAR/2 rate OR rate OR link:cut", Document("rates cut", "", "", "x/cut")),
+    ],
+)
+def test_or_parts_that_match_together_are_reported_as_the_naive_matcher_says(
+    query: str, doc: Document
+) -> None:
+    named = [("before", "gold"), ("w", query), ("after", "china")]
     assert explained(compile_watchlists(named).match(doc)) == explained(
         compile_naive(named).match(doc)
     )
