@@ -21,10 +21,11 @@ seconds, so its word memos are warm), first_pass_articles_per_s (the first pass 
 cold: closer to a stream of unseen text), compile_s, peak_mb (the measuring process's peak
 resident memory, interpreter and corpus included), speedup_vs_naive (over `compile_naive`, the
 evaluate-every-query reference, timed on a sample when it is slow), matches_per_article
-(watchlists matched per article), candidates_per_article (queries the index selected per
-article, to accept outright or to explain), always_evaluated and agree (the two matchers
-returned identical hits, terms and fields on the naive sample). Each workload and size runs in its own process, so one
-run's memory does not show in another's figures.
+(watchlists matched per article), candidates_per_article (query parts the index selected per
+article, to accept outright or to explain: a query, or each child of a query that is an OR),
+always_evaluated and agree (the two matchers returned identical hits, terms and fields on the
+naive sample). Each workload and size runs in its own process, so one run's memory does not
+show in another's figures.
 
 Generated watchlists, both workloads. Each query holds 1 to 6 terms in one of these shapes
 (share of queries): one term (20%); an OR group of 2 to 6 terms (25%); two adjacent terms, an
