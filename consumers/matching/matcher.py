@@ -39,10 +39,10 @@ document tokenised by the reference functions), as the property tests check.
 
 Cost per document: a fixed part (splitting the text, looking its words up), plus a small one
 per candidate and per match. Measured with bench/match.py on one core at 1,000 watchlists,
-about 24 us an article: splitting title and summary about 6 (the regex engine's speed, about
-13 ns a character, most of it), key lookups and the analysis object about 5 (hashing each new
-word string, and one dict lookup per word), explaining candidates about 7, the rest picking
-accepted Hits, candidates and sorting.
+about 25 us an article: splitting title and summary about 7 (the regex engine's speed, about
+15 ns a character, most of it), key lookups about 6 (hashing each new word string, and one
+dict lookup per word), explaining candidates about 7, the rest picking accepted Hits,
+candidates, sorting and joining.
 
 Why a regex split and a memo rather than an automaton: measured with bench/key_scan.py
 (microseconds an article, title and summary, 1,000 / 100,000 broad watchlists). The matcher's
@@ -54,9 +54,10 @@ take 13 s to compile, over the 10 s budget. ahocorasick_rs's raw pass is the che
 returns 34 / 168 hits an article ("mar" in "summary", "rate" in "irate"), and an exact finder
 would still check each hit's word boundaries, plural ending, accents and field in Python:
 the first of those checks alone (does the hit start a word?) brings it to 7.5 / 22.2, with
-the word's end, stem and field still to check. So the memo wins once warm, as it is for the
-words news repeats every day, and at 100,000 watchlists finding keys is under 1% of the cost
-of an article anyway: the rest is per candidate and per match.
+the word's end, stem and field still to check. So an automaton could save a few microseconds
+at 1,000 watchlists at best, at the price of a second implementation of the word rules, and
+the memo is warm for the words news repeats every day. At 100,000 watchlists finding keys is
+1 to 2% of the cost of an article: the rest is per candidate and per match.
 """
 
 from __future__ import annotations
