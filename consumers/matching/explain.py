@@ -12,7 +12,7 @@ where it occurs. A one-word term is looked up in the key set of each of its fiel
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import assert_never
+from typing import TypeGuard, assert_never
 
 from consumers.matching.analysis import DocumentAnalysis
 from consumers.matching.decide import compile_decider, term_keys
@@ -37,6 +37,8 @@ def compile_explainer(node: Node, known: Clause = frozenset()) -> Explainer:
         child = compile_decider(node.child)
         return lambda doc, found: not child(doc)
     if isinstance(node, And | Or):
+        if isinstance(node, And) and all(_flat(child) for child in node.children):
+            return _words(node.children)
         items = tuple(_item(child) for child in node.children)
         if isinstance(node, Or):
             return _every(items)
@@ -55,6 +57,60 @@ def _item(node: Node) -> _Item:
     if isinstance(node, Term) and len(node.words) == 1 and node.fields == DEFAULT_FIELDS:
         return key_of(node.words[0], node.case_sensitive), node.label, None
     return "", "", compile_explainer(node)
+
+
+def _plain(node: Node) -> TypeGuard[Term]:
+    """A one-word term over title and summary."""
+    return isinstance(node, Term) and len(node.words) == 1 and node.fields == DEFAULT_FIELDS
+
+
+def _flat(node: Node) -> bool:
+    """A plain term, an OR of them, or NOT one: what `_words` explains in one loop."""
+    if isinstance(node, Or):
+        return all(map(_plain, node.children))
+    return _plain(node.child) if isinstance(node, Not) else _plain(node)
+
+
+def _words(children: tuple[Node, ...]) -> Explainer:
+    """An AND of plain terms, ORs of them and NOTs of a plain term (`(a OR b) NOT c`, the
+    commonest AND), in one loop over key and label pairs: the same report as `_all` over
+    `_every` and a decider, without the calls and the objects a call reaches (reaching them,
+    at 100,000 watchlists, costs more than the lookups). Measured on the real feeds with
+    bench/match.py's 100,000 broad watchlists, timing each call: `(a OR b OR c) NOT d` 4.0 ->
+    2.6 us, `(a OR b) NOT c` 3.7 -> 2.4, `a NOT b` 2.9 -> 2.1; about 25 such ANDs an article."""
+    absent = frozenset(
+        key_of(child.child.words[0], child.child.case_sensitive)
+        for child in children
+        if isinstance(child, Not) and _plain(child.child)
+    )
+    # Each positive child as the (key, label) of its terms, one of which must be present.
+    groups = tuple(
+        tuple(
+            (key_of(term.words[0], term.case_sensitive), term.label)
+            for term in (child.children if isinstance(child, Or) else (child,))
+            if isinstance(term, Term)
+        )
+        for child in children
+        if not isinstance(child, Not)
+    )
+
+    def explain(doc: DocumentAnalysis, found: Found) -> bool:
+        default = doc.default
+        if not absent.isdisjoint(default):
+            return False
+        title, mark = doc.title, len(found)
+        for group in groups:
+            matched = False
+            for key, label in group:
+                if key in default:
+                    found.append((label, "title" if key in title else "summary"))
+                    matched = True
+            if not matched:
+                del found[mark:]
+                return False
+        return True
+
+    return explain
 
 
 def _one_word(term: Term) -> Explainer:

@@ -13,12 +13,17 @@ article): at 100,000 watchlists 366-375 -> 742-861 articles/s selective, 280-284
 broad; at 1,000 the same within noise (about 35k broad, 40k selective); peak memory 368 ->
 372 MB at 100,000 (a Hit built at compile time per term of an OR and field).
 
-A part whose two cheapest clauses are single keys (a phrase, NEAR, most ANDs) is filed under
-both, and selected only when the document holds both: filed under one, about 400 of the 475
-parts explained an article failed (selective, 100,000 watchlists), most for lack of a second
-word. Measured with bench/match.py, two runs against four: at 100,000 watchlists 742-861 ->
-966-973 articles/s selective, 551-719 -> 731-750 broad; at 1,000 the same within noise; peak
-memory 372 -> 378 MB. Per document:
+A part is filed under sets of at most two keys, one of which (both keys of it) every
+matching document holds (`required.alternatives`), and selected only when the document holds
+a whole set: a phrase, NEAR or `a b` under its two rarest words; an OR under the sets of its
+children, so `(yuan OR "rate cut") NOT x` under yuan and under rate and cut; an AND of two
+OR groups under each pair of a word of one and a word of the other. Filed under one key,
+about 400 of the 475 parts explained an article failed (selective, 100,000 watchlists), most
+for lack of a second word; two keys for phrases, NEAR and ANDs of words took that to 966-973
+articles/s selective, 731-750 broad. Filing ORs with a phrase and ANDs of OR groups under
+pairs too took the parts explained an article from 187 to 98 selective, 231 to 143 broad,
+every one that matches still among them (80 and 122); peak memory 378 -> 366 MB. Per
+document:
 
 1. analyse: split each field some query reads once, and read the field's index keys off its
    words with a memoised `keys.KeyFinder` (one dict lookup per word, in C);
@@ -32,7 +37,16 @@ memory 372 -> 378 MB. Per document:
    cheaper decider first (`decide`) and explaining only the matches was measured slower:
    most candidates of real articles match, and then both ran;
 4. Hits are cached per part and explanation, as the same few explanations recur; the Hits of
-   the parts of one OR that match are joined.
+   the parts of one OR that match are joined. The cache holds one Hit per explained part or
+   50,000, the more: at 100,000 watchlists the real feeds' 1,169 articles need 55,000, and
+   a cache of 50,000 started over every pass, building most Hits again.
+
+Filing under pairs as above, `phrase._plain`, `explain._words` and the cache limit together,
+measured with bench/match.py on the same machine, three runs of a18ca21 against two: at
+100,000 watchlists 969-1109 -> 1485-1523 articles/s selective, 737-766 -> 978-1004 broad
+(first pass, the cache cold: 976-1081 -> 1242-1246 and 715-760 -> 890-920); at 1,000 the
+same within noise (about 37k broad, 38-48k selective); compile 3.6 -> 4.4 s; peak memory
+378 -> 372 MB.
 
 The result is exactly the naive matcher's (`naive.NaiveMatcher`: every query's evaluator on a
 document tokenised by the reference functions), as the property tests check.
@@ -75,14 +89,22 @@ from consumers.matching.hits import Document, Hit, hit_of
 from consumers.matching.keys import KeyFinder, Lexicon
 from consumers.matching.naive import parse_watchlist
 from consumers.matching.query import MAX_TERMS, And, Near, Node, Not, Or, Term
-from consumers.matching.required import Clause, clause_cost, key_of, required_clauses
+from consumers.matching.required import (
+    Clause,
+    alternatives,
+    clause_cost,
+    key_cost,
+    key_of,
+    required_clauses,
+)
 
 # From this many watchlists on, the compiled objects are frozen out of the cycle collector.
 FREEZE_FROM = 10_000
 # A part's code is its query's number, shifted, plus its position: an OR has at most
 # MAX_TERMS children, so the position fits in the low bits.
 _SHIFT = MAX_TERMS.bit_length()
-# Hits remembered per matcher before it starts over (a few MB); see `Matcher.match`.
+# Hits remembered per matcher before it starts over (a few MB), or one per explained part if
+# more; see `Matcher.match`.
 HIT_CACHE_LIMIT = 50_000
 
 # Shared by the Hits built at compile time (hundreds of thousands at 100,000 watchlists).
@@ -118,16 +140,17 @@ class Matcher:
                         by_key.setdefault(key, []).append((code, hit))
                     continue
                 index = len(explained)
-                clauses = sorted(set(required_clauses(part)), key=_rank)
-                if not clauses:
+                sets = alternatives(part)
+                if sets is None:
                     always.append(index)
-                if len(clauses) >= 2 and len(clauses[0]) == len(clauses[1]) == 1:
-                    [first], [second] = clauses[0], clauses[1]
-                    paired.setdefault(first, {}).setdefault(second, []).append(index)
-                else:
-                    for key in clauses[0] if clauses else ():
-                        postings.setdefault(key, []).append(index)
-                explained.append((code, name, part, clauses[0] if clauses else frozenset()))
+                for keys in sets or ():
+                    first, *rest = sorted(keys, key=_key_rank)
+                    if not rest:
+                        postings.setdefault(first, []).append(index)
+                    else:
+                        [second] = rest
+                        paired.setdefault(first, {}).setdefault(second, []).append(index)
+                explained.append((code, name, part, _held(part, sets or [])))
             for term in _terms(node):
                 named.update(key_of(word, term.case_sensitive) for word in term.words)
                 fields |= term.fields
@@ -153,6 +176,9 @@ class Matcher:
         self._lexicon = Lexicon()
         self._finder = KeyFinder(named, self._lexicon)
         self._hits: dict[tuple[object, ...], Hit] = {}
+        # A fixed limit thrashed at 100,000 watchlists: the real feeds' 1,169 articles need
+        # 55,000 Hits there (part and fields), so the cache started over every pass.
+        self._hit_limit = max(HIT_CACHE_LIMIT, len(self._explainers))
 
     @property
     def watchlists(self) -> tuple[str, ...]:
@@ -174,7 +200,7 @@ class Matcher:
                 key = (index, *found)
                 hit = cache.get(key)
                 if hit is None:
-                    if len(cache) >= HIT_CACHE_LIMIT:
+                    if len(cache) >= self._hit_limit:
                         cache.clear()
                     hit = cache[key] = hit_of(names[index], found)
                 pairs.append((codes[index], hit))
@@ -246,6 +272,19 @@ def _joined(first: Hit, then: Hit) -> Hit:
 
 def _one_word(node: Node) -> TypeGuard[Term]:
     return isinstance(node, Term) and len(node.words) == 1
+
+
+def _key_rank(key: str) -> tuple[float, str]:
+    return key_cost(key), key  # the rarer key first; ties broken by content, not by hashing
+
+
+def _held(part: Node, sets: list[Clause]) -> Clause:
+    """A clause of the part's (`required`) that every document it is filed for holds, so its
+    explainer need not screen it; empty if none."""
+    for clause in sorted(set(required_clauses(part)), key=_rank):
+        if all(not keys.isdisjoint(clause) for keys in sets):
+            return clause
+    return frozenset()
 
 
 def _rank(clause: Clause) -> tuple[float, tuple[str, ...]]:

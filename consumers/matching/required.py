@@ -152,3 +152,66 @@ def key_cost(key: str) -> float:
     if body.lower() in _COMMON:
         return 1.0
     return 2.0 ** -len(body)
+
+
+# Most alternatives filed for one query: the product of two clauses of an AND is filed only
+# up to this size (an AND of two OR groups of three: 9), else its cheaper side alone.
+MAX_ALTERNATIVES = 16
+
+
+def alternatives(node: Node) -> list[Clause] | None:
+    """Sets of at most two keys, one of which (all of its keys) every matching document holds:
+    a finer requirement than `required_clauses` for the index to file a query under. None
+    when there is none (a query with no required clause). Rules (each keeps "match implies
+    some set is held"): a term or NEAR: its two cheapest keys; OR: the sets of every child;
+    AND: every union of a set of each of its two cheapest children, cut to its two cheapest
+    keys; NOT: none."""
+    if isinstance(node, Term):
+        return [_cut(_term_keys(node))]
+    if isinstance(node, Near):
+        return [_cut(_term_keys(node.left) | _term_keys(node.right))]
+    if isinstance(node, Not):
+        return None
+    if isinstance(node, Or):
+        found: list[Clause] = []
+        for child in node.children:
+            sets = alternatives(child)
+            if sets is None:
+                return None
+            found += sets
+        return _minimal(found)
+    if isinstance(node, And):
+        options = [sets for sets in map(alternatives, node.children) if sets is not None]
+        if not options:
+            return None
+        options.sort(key=_alternatives_cost)  # stable: ties keep the written order
+        if len(options) == 1 or len(options[0]) * len(options[1]) > MAX_ALTERNATIVES:
+            return options[0]
+        return _minimal([_cut(a | b) for a in options[0] for b in options[1]])
+    assert_never(node)
+
+
+def _term_keys(term: Term) -> frozenset[str]:
+    return frozenset(key_of(word, term.case_sensitive) for word in term.words)
+
+
+def _cut(keys: frozenset[str]) -> Clause:
+    """The two cheapest keys (ties broken by content, not by hashing)."""
+    return frozenset(sorted(keys, key=lambda key: (key_cost(key), key))[:2])
+
+
+def _alternatives_cost(sets: list[Clause]) -> float:
+    """Roughly the share of documents holding one of the sets (keys taken as independent)."""
+    total = 0.0
+    for keys in sets:
+        share = 1.0
+        for key in keys:
+            share *= key_cost(key)
+        total += share
+    return total
+
+
+def _minimal(sets: list[Clause]) -> list[Clause]:
+    """Without repeats, and without a set holding another (the other already suffices)."""
+    unique = list(dict.fromkeys(sets))
+    return [keys for keys in unique if not any(other < keys for other in unique)]

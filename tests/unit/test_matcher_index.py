@@ -165,6 +165,17 @@ def test_a_phrase_or_and_is_not_a_candidate_without_both_of_its_rarest_words() -
     assert matcher.candidate_count(Document("Rate", "a cut; yuan, bank")) == 2
 
 
+def test_an_and_of_or_groups_or_an_or_with_a_phrase_needs_a_word_of_each_group() -> None:
+    matcher = compile_watchlists(
+        [("g", "(gold OR silver) AND (china OR india)"), ("p", '(yuan OR "rate cut") NOT bitcoin')]
+    )
+    assert matcher.candidate_count(Document("Gold rises", "as the rate holds")) == 0
+    doc = Document("Gold rises in India", "after a rate cut")
+    assert matcher.candidate_count(doc) == 2
+    assert matcher.match(doc) == [Hit("g", ("gold", "india")), Hit("p", ('"rate cut"',))]
+    assert [hit.fields for hit in matcher.match(doc)] == [("title", "title"), ("summary",)]
+
+
 def test_hits_say_which_field_each_term_matched_in() -> None:
     matcher = compile_watchlists([("w", 'yuan OR title:China OR "rate cut" OR link:ico')])
     doc = Document(
