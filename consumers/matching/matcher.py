@@ -42,10 +42,10 @@ document:
    a cache of 50,000 started over every pass, building most Hits again.
 
 Filing under pairs as above, `phrase._plain`, `explain._words` and the cache limit together,
-measured with bench/match.py on the same machine, three runs of a18ca21 against two: at
-100,000 watchlists 969-1109 -> 1485-1523 articles/s selective, 737-766 -> 978-1004 broad
-(first pass, the cache cold: 976-1081 -> 1242-1246 and 715-760 -> 890-920); at 1,000 the
-same within noise (about 37k broad, 38-48k selective); compile 3.6 -> 4.4 s; peak memory
+measured with bench/match.py on the same (shared) machine, five runs of a18ca21 against
+four: at 100,000 watchlists 860-1109 -> 1485-1702 articles/s selective, 716-827 -> 978-1225
+broad (first pass, the cache cold: 849-1081 -> 1242-1425 and 670-825 -> 890-1060); at 1,000
+the same within noise (37-41k broad, 38-49k selective); compile 3.6 -> 4.3 s; peak memory
 378 -> 372 MB.
 
 The result is exactly the naive matcher's (`naive.NaiveMatcher`: every query's evaluator on a
