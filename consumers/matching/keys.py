@@ -51,13 +51,21 @@ class Memo(dict[str, V]):
 
 
 class Lexicon:
-    """Memos of `text.fold` and `text.stem`. Shared by one matcher's documents."""
+    """Memos of `text.fold`, `text.stem` and the two in turn. Shared by one matcher's
+    documents."""
 
-    __slots__ = ("fold", "stem")
+    __slots__ = ("fold", "folded_stem", "stem")
 
     def __init__(self) -> None:
         self.fold: Memo[str] = Memo(fold)
         self.stem: Memo[str] = Memo(stem)
+        # A phrase's explainer reads a field's stems only: one lookup per word rather than
+        # a fold, a list of forms and a stem (see `DocumentAnalysis.stems`).
+        self.folded_stem: Memo[str] = Memo(_folded_stem)
+
+
+def _folded_stem(word: str) -> str:
+    return stem(fold(word))
 
 
 class _Kinds:
