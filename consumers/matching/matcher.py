@@ -59,8 +59,9 @@ dict lookup per word), explaining candidates about 7, the rest picking accepted 
 candidates, sorting and joining. Trimmed since (loops instead of chains over maps for the few
 keys a document holds, no set built for a first key with no second key held, folded stems in
 one lookup a word, empty key tuples filtered before `chain`): bench/match.py at 1,000
-watchlists, base and change run in turn, three runs each: 36.7-39.0k -> 42.9-45.0k articles/s
-broad, 44.2-47.8k -> 54.6-55.8k selective; 100,000 selective 1,677 -> 1,740 (one run each).
+watchlists, base and change run in turn, six runs each on a noisy shared machine: broad
+36.7-44.5k -> 42.9-45.0k articles/s (means 40.1k -> 44.3k, 1.10x), selective 44.2-49.2k ->
+49.0-55.8k (46.4k -> 52.9k, 1.14x); at 100,000 selective 1,677 -> 1,737 and 1,740.
 
 Why a regex split and a memo rather than an automaton: measured with bench/key_scan.py
 (microseconds an article, title and summary, 1,000 / 100,000 broad watchlists). The matcher's
