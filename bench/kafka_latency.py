@@ -38,20 +38,15 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     # The harness lives with the tests; the bench reuses it rather than keeping a second copy.
     sys.path.insert(0, str(ROOT))
-    from tests.integration.feedserver import FeedServer
-    from tests.integration.receivers import WebhookReceiver
     from tests.kafka.harness import (
-        WEBHOOK_SECRET,
         Stage,
-        StoryFeeds,
         Stream,
-        Supervisor,
         first_arrivals,
         kafka_script_run,
         kafka_section,
+        pipeline_rig,
         tally,
         wait_delivered,
-        write_config,
     )
 
     kafka: dict[str, Any] | None = None
@@ -63,21 +58,14 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         bootstrap = re.findall(r"^bootstrap=(\S+)$", out, re.MULTILINE)[-1]
         kafka = kafka_section(bootstrap, "bench")
     try:
-        with (
-            FeedServer() as server,
-            WebhookReceiver(WEBHOOK_SECRET) as hook,
-            Supervisor() as supervisor,
-        ):
-            feeds = StoryFeeds(server, args.feeds)
-            config = write_config(
-                work / "newsalert.yaml",
-                feeds=feeds.urls,
-                webhook_url=hook.url,
-                destinations=(DESTINATION,),
-                kafka=kafka,
-                interval="1s",
-                backfill="none",
-            )
+        with pipeline_rig(
+            work / "newsalert.yaml",
+            feeds=args.feeds,
+            kafka=kafka,
+            destinations=(DESTINATION,),
+            interval="1s",
+            backfill="none",
+        ) as (feeds, hook, supervisor, config):
             roles = ["run"] if args.embedded or args.run else ["poller", "matcher", "notifier"]
             for role in roles:
                 supervisor.start(Stage(role, config, work / "logs"), restart=False)

@@ -22,13 +22,14 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 from xml.sax.saxutils import escape
 
 import yaml
@@ -517,6 +518,40 @@ class Stream:
             with self._progress:
                 self.added = n + 1
                 self._progress.notify_all()
+
+
+# --- the setup every scenario shares ---------------------------------------------------------
+
+
+class Rig(NamedTuple):
+    feeds: StoryFeeds
+    hook: WebhookReceiver
+    supervisor: Supervisor
+    config: Path
+
+
+@contextmanager
+def pipeline_rig(
+    config_path: Path,
+    *,
+    feeds: int,
+    kafka: Mapping[str, Any] | None,
+    restart_delay: float = 1.0,
+    **options: Any,
+) -> Iterator[Rig]:
+    """`feeds` story feeds on a local feed server, a signed webhook receiver and a supervisor,
+    with a config at `config_path` aimed at them (`write_config`, given `kafka` and `options`).
+    Leaving the block stops the supervisor's processes, then the receiver and the server."""
+    with (
+        FeedServer() as server,
+        WebhookReceiver(WEBHOOK_SECRET) as hook,
+        Supervisor(restart_delay) as supervisor,
+    ):
+        story_feeds = StoryFeeds(server, feeds)
+        config = write_config(
+            config_path, feeds=story_feeds.urls, webhook_url=hook.url, kafka=kafka, **options
+        )
+        yield Rig(story_feeds, hook, supervisor, config)
 
 
 # --- what reached the receiver ---------------------------------------------------------------

@@ -11,20 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.feedserver import FeedServer
-from tests.integration.receivers import WebhookReceiver
 from tests.kafka.harness import (
-    WEBHOOK_SECRET,
-    StoryFeeds,
     Stream,
-    Supervisor,
     kafka_script_run,
     kafka_section,
+    pipeline_rig,
     pipeline_stages,
     report,
     wait_delivered,
     wait_until,
-    write_config,
 )
 
 DESTINATIONS = ("audit", "desk")
@@ -48,19 +43,12 @@ def test_stages_survive_a_broker_restart_mid_stream(
     assert code == 0, err
     bootstrap = re.findall(r"^bootstrap=(\S+)$", out, re.MULTILINE)[-1]
     try:
-        with (
-            FeedServer() as server,
-            WebhookReceiver(WEBHOOK_SECRET) as hook,
-            Supervisor(restart_delay=1.0) as supervisor,
-        ):
-            feeds = StoryFeeds(server, FEEDS)
-            config = write_config(
-                tmp_path / "newsalert.yaml",
-                feeds=feeds.urls,
-                webhook_url=hook.url,
-                destinations=DESTINATIONS,
-                kafka=kafka_section(bootstrap, topic_prefix, broker_timeout=f"{BROKER_TIMEOUT_S}s"),
-            )
+        with pipeline_rig(
+            tmp_path / "newsalert.yaml",
+            feeds=FEEDS,
+            destinations=DESTINATIONS,
+            kafka=kafka_section(bootstrap, topic_prefix, broker_timeout=f"{BROKER_TIMEOUT_S}s"),
+        ) as (feeds, hook, supervisor, config):
             stages = [supervisor.start(stage) for stage in pipeline_stages(config, tmp_path)]
             with Stream(feeds, total=STORIES, rate=RATE) as stream:
                 wait_until(lambda: len(hook.received) > 0, 60, "the first alert")

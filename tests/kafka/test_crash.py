@@ -7,19 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.feedserver import FeedServer
-from tests.integration.receivers import WebhookReceiver
 from tests.kafka.harness import (
-    WEBHOOK_SECRET,
-    StoryFeeds,
     Stream,
-    Supervisor,
     kafka_section,
+    pipeline_rig,
     pipeline_stages,
     report,
     wait_delivered,
     wait_until,
-    write_config,
 )
 
 DESTINATIONS = ("audit", "desk", "ops")
@@ -38,19 +33,12 @@ MAX_REPEATS = 10
 def test_kill_9_matcher_then_notifier_mid_stream_loses_nothing(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with (
-        FeedServer() as server,
-        WebhookReceiver(WEBHOOK_SECRET) as hook,
-        Supervisor(restart_delay=1.0) as supervisor,
-    ):
-        feeds = StoryFeeds(server, FEEDS)
-        config = write_config(
-            tmp_path / "newsalert.yaml",
-            feeds=feeds.urls,
-            webhook_url=hook.url,
-            destinations=DESTINATIONS,
-            kafka=kafka_section(kafka_bootstrap, topic_prefix),
-        )
+    with pipeline_rig(
+        tmp_path / "newsalert.yaml",
+        feeds=FEEDS,
+        destinations=DESTINATIONS,
+        kafka=kafka_section(kafka_bootstrap, topic_prefix),
+    ) as (feeds, hook, supervisor, config):
         poller, matcher, notifier = (
             supervisor.start(stage) for stage in pipeline_stages(config, tmp_path)
         )

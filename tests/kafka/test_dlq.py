@@ -11,18 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.feedserver import FeedServer
-from tests.integration.receivers import Reply, WebhookReceiver
+from tests.integration.receivers import Reply
 from tests.kafka.harness import (
     NEWSALERT,
-    WEBHOOK_SECRET,
-    StoryFeeds,
-    Supervisor,
     kafka_section,
+    pipeline_rig,
     pipeline_stages,
     wait_delivered,
     wait_until,
-    write_config,
 )
 
 
@@ -41,20 +37,13 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_dead_letters_are_listed_and_replayed(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
-    with (
-        FeedServer() as server,
-        WebhookReceiver(WEBHOOK_SECRET) as hook,
-        Supervisor() as supervisor,
-    ):
+    with pipeline_rig(
+        tmp_path / "newsalert.yaml",
+        feeds=1,
+        kafka=kafka_section(kafka_bootstrap, topic_prefix),
+    ) as (feeds, hook, supervisor, config):
         hook.default_reply = Reply(500, "<html>down</html>")
-        feeds = StoryFeeds(server, 1)
         first, second = feeds.add("f00"), feeds.add("f00")
-        config = write_config(
-            tmp_path / "newsalert.yaml",
-            feeds=feeds.urls,
-            webhook_url=hook.url,
-            kafka=kafka_section(kafka_bootstrap, topic_prefix),
-        )
         data = yaml.safe_load(config.read_text(encoding="utf-8"))
         data["delivery"].update(max_attempts=2, initial_backoff="50ms", max_backoff="100ms")
         config.write_text(yaml.safe_dump(data), encoding="utf-8")

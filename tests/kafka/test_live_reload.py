@@ -7,17 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.feedserver import FeedServer
-from tests.integration.receivers import WebhookReceiver
 from tests.kafka.harness import (
-    WEBHOOK_SECRET,
-    StoryFeeds,
-    Supervisor,
     kafka_section,
+    pipeline_rig,
     pipeline_stages,
     wait_delivered,
     wait_until,
-    write_config,
 )
 
 
@@ -25,19 +20,12 @@ from tests.kafka.harness import (
 def test_matcher_picks_up_a_watchlist_edit_and_survives_a_bad_one(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
-    with (
-        FeedServer() as server,
-        WebhookReceiver(WEBHOOK_SECRET) as hook,
-        Supervisor() as supervisor,
-    ):
-        feeds = StoryFeeds(server, 1)
+    with pipeline_rig(
+        tmp_path / "newsalert.yaml",
+        feeds=1,
+        kafka=kafka_section(kafka_bootstrap, topic_prefix),
+    ) as (feeds, hook, supervisor, config):
         feeds.add("f00")
-        config = write_config(
-            tmp_path / "newsalert.yaml",
-            feeds=feeds.urls,
-            webhook_url=hook.url,
-            kafka=kafka_section(kafka_bootstrap, topic_prefix),
-        )
         poller, matcher, notifier = pipeline_stages(config, tmp_path)
         for stage in (poller, matcher, notifier):
             supervisor.start(stage, restart=False)

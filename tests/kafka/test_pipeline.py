@@ -10,19 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.feedserver import FeedServer
-from tests.integration.receivers import WebhookReceiver
 from tests.kafka.harness import (
-    WEBHOOK_SECRET,
-    StoryFeeds,
-    Supervisor,
     kafka_section,
     list_topics,
+    pipeline_rig,
     pipeline_stages,
     read_topic,
     report,
     wait_delivered,
-    write_config,
 )
 
 DESTINATIONS = ("audit", "desk")
@@ -32,22 +27,15 @@ DESTINATIONS = ("audit", "desk")
 def test_new_items_reach_the_webhook_once_through_three_processes(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with (
-        FeedServer() as server,
-        WebhookReceiver(WEBHOOK_SECRET) as hook,
-        Supervisor() as supervisor,
-    ):
-        feeds = StoryFeeds(server, 2)
+    with pipeline_rig(
+        tmp_path / "newsalert.yaml",
+        feeds=2,
+        destinations=DESTINATIONS,
+        kafka=kafka_section(kafka_bootstrap, topic_prefix),
+    ) as (feeds, hook, supervisor, config):
         feeds.add("f00")
         feeds.add("f00", matches=False)
         feeds.add("f01")
-        config = write_config(
-            tmp_path / "newsalert.yaml",
-            feeds=feeds.urls,
-            webhook_url=hook.url,
-            destinations=DESTINATIONS,
-            kafka=kafka_section(kafka_bootstrap, topic_prefix),
-        )
         for stage in pipeline_stages(config, tmp_path):
             supervisor.start(stage, restart=False)
 

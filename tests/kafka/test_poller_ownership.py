@@ -12,21 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.feedserver import FeedServer
-from tests.integration.receivers import WebhookReceiver
 from tests.kafka.harness import (
-    WEBHOOK_SECRET,
     Fetch,
     Stage,
-    StoryFeeds,
     Stream,
-    Supervisor,
     kafka_section,
+    pipeline_rig,
     read_topic,
     report,
     wait_delivered,
     wait_until,
-    write_config,
 )
 
 FEEDS = 50
@@ -85,21 +80,14 @@ def in_window(fetches: Sequence[Fetch], start: float, end: float) -> list[Fetch]
 def test_two_pollers_share_feeds_and_hand_them_over_without_realerting(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with (
-        FeedServer() as server,
-        WebhookReceiver(WEBHOOK_SECRET) as hook,
-        Supervisor() as supervisor,
-    ):
-        feeds = StoryFeeds(server, FEEDS)
+    with pipeline_rig(
+        tmp_path / "newsalert.yaml",
+        feeds=FEEDS,
+        destinations=DESTINATIONS,
+        kafka=kafka_section(kafka_bootstrap, topic_prefix),
+    ) as (feeds, hook, supervisor, config):
         for name in feeds.names:
             feeds.add(name)  # one old story per feed, alerted at the first poll (backfill: all)
-        config = write_config(
-            tmp_path / "newsalert.yaml",
-            feeds=feeds.urls,
-            webhook_url=hook.url,
-            destinations=DESTINATIONS,
-            kafka=kafka_section(kafka_bootstrap, topic_prefix),
-        )
 
         def poller(name: str, agent: str) -> Stage:
             env = {"NEWSALERT_POLLING__USER_AGENT": agent}

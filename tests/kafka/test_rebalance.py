@@ -7,20 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.feedserver import FeedServer
-from tests.integration.receivers import WebhookReceiver
 from tests.kafka.harness import (
-    WEBHOOK_SECRET,
     Stage,
-    StoryFeeds,
     Stream,
-    Supervisor,
     kafka_section,
+    pipeline_rig,
     pipeline_stages,
     report,
     wait_delivered,
     wait_until,
-    write_config,
 )
 
 # Alerts are keyed by destination: several destinations spread them over partitions, so both
@@ -39,19 +34,12 @@ MAX_REPEATS = 4
 def test_second_matcher_and_notifier_join_then_first_ones_leave(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with (
-        FeedServer() as server,
-        WebhookReceiver(WEBHOOK_SECRET) as hook,
-        Supervisor() as supervisor,
-    ):
-        feeds = StoryFeeds(server, FEEDS)
-        config = write_config(
-            tmp_path / "newsalert.yaml",
-            feeds=feeds.urls,
-            webhook_url=hook.url,
-            destinations=DESTINATIONS,
-            kafka=kafka_section(kafka_bootstrap, topic_prefix),
-        )
+    with pipeline_rig(
+        tmp_path / "newsalert.yaml",
+        feeds=FEEDS,
+        destinations=DESTINATIONS,
+        kafka=kafka_section(kafka_bootstrap, topic_prefix),
+    ) as (feeds, hook, supervisor, config):
         poller, matcher, notifier = (
             supervisor.start(stage, restart=False) for stage in pipeline_stages(config, tmp_path)
         )
