@@ -41,7 +41,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import chain
 from pathlib import Path
 from types import ModuleType
@@ -52,8 +52,8 @@ from match import DEFAULT_REALDATA, WORKLOADS, generate_workload, real_articles
 from consumers.matching.hits import Document
 from consumers.matching.keys import KeyFinder, Lexicon
 from consumers.matching.naive import parse_watchlist
-from consumers.matching.query import And, Near, Node, Not, Or, Term
-from consumers.matching.required import key_of
+from consumers.matching.query import terms
+from consumers.matching.required import term_keys
 from consumers.matching.text import tokenise_fast
 
 MIN_SECONDS = 1.0  # each method loops over the corpus at least this long
@@ -81,23 +81,11 @@ def main() -> int:
 def index_keys(watchlists: list[tuple[str, str]]) -> set[str]:
     """Every key some term of the watchlists is filed under, as the matcher computes them."""
     return {
-        key_of(word, term.case_sensitive)
+        key
         for name, text in watchlists
-        for term in _terms(parse_watchlist(name, text))
-        for word in term.words
+        for term in terms(parse_watchlist(name, text))
+        for key in term_keys(term)
     }
-
-
-def _terms(node: Node) -> Iterator[Term]:
-    if isinstance(node, Term):
-        yield node
-    elif isinstance(node, Near):
-        yield from (node.left, node.right)
-    elif isinstance(node, Not):
-        yield from _terms(node.child)
-    elif isinstance(node, And | Or):
-        for child in node.children:
-            yield from _terms(child)
 
 
 def measure(keys: set[str], articles: list[Document]) -> dict[str, Any]:

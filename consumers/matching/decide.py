@@ -27,7 +27,7 @@ from consumers.matching.analysis import DocumentAnalysis
 from consumers.matching.evaluate import compile_query
 from consumers.matching.phrase import compile_phrase
 from consumers.matching.query import DEFAULT_FIELDS, And, Near, Node, Not, Or, Term
-from consumers.matching.required import key_of
+from consumers.matching.required import term_keys
 
 Decider = Callable[[DocumentAnalysis], bool]
 _TITLE = frozenset({"title"})
@@ -57,11 +57,6 @@ def compile_decider(node: Node) -> Decider:
             + [compile_decider(child) for child in node.children if not _one_word(child)]
         )
     assert_never(node)
-
-
-def term_keys(term: Term) -> frozenset[str]:
-    """The keys of a term's words, all of which a document holding the term holds."""
-    return frozenset(key_of(word, term.case_sensitive) for word in term.words)
 
 
 def _one_word(node: Node) -> bool:

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from typing import TypeGuard, assert_never
 
 from consumers.matching.analysis import DocumentAnalysis
-from consumers.matching.decide import compile_decider, term_keys
+from consumers.matching.decide import compile_decider
 from consumers.matching.evaluate import FIELD_ORDER, Found, compile_query
 from consumers.matching.phrase import compile_phrase
 from consumers.matching.query import DEFAULT_FIELDS, And, Near, Node, Not, Or, Term
-from consumers.matching.required import Clause, key_of, required_clauses
+from consumers.matching.required import Clause, key_of, required_clauses, term_keys
 
 Explainer = Callable[[DocumentAnalysis, Found], bool]
 
@@ -54,7 +54,7 @@ _Item = tuple[str, str, Explainer | None]
 
 
 def _item(node: Node) -> _Item:
-    if isinstance(node, Term) and len(node.words) == 1 and node.fields == DEFAULT_FIELDS:
+    if _plain(node):
         return key_of(node.words[0], node.case_sensitive), node.label, None
     return "", "", compile_explainer(node)
 

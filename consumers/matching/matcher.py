@@ -82,7 +82,7 @@ the memo is warm for the words news repeats every day. At 100,000 watchlists fin
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import TypeGuard
 
@@ -92,7 +92,7 @@ from consumers.matching.explain import compile_explainer
 from consumers.matching.hits import Document, Hit, hit_of
 from consumers.matching.keys import KeyFinder, Lexicon
 from consumers.matching.naive import parse_watchlist
-from consumers.matching.query import MAX_TERMS, And, Near, Node, Not, Or, Term
+from consumers.matching.query import MAX_TERMS, Node, Or, Term, terms
 from consumers.matching.required import (
     Clause,
     alternatives,
@@ -100,6 +100,7 @@ from consumers.matching.required import (
     key_cost,
     key_of,
     required_clauses,
+    term_keys,
 )
 
 # From this many watchlists on, the compiled objects are frozen out of the cycle collector.
@@ -137,10 +138,10 @@ class Matcher:
                 if _one_word(part):
                     key = key_of(part.words[0], part.case_sensitive)
                     ordered = tuple(field for field in FIELD_ORDER if field in part.fields)
-                    terms = (part.label,)
+                    labels = (part.label,)
                     for place, field in enumerate(ordered):
                         by_key = passes.setdefault((field, ordered[:place]), {})
-                        hit = Hit(name, terms, _ONE_FIELD[field])
+                        hit = Hit(name, labels, _ONE_FIELD[field])
                         by_key.setdefault(key, []).append((code, hit))
                     continue
                 index = len(explained)
@@ -155,8 +156,8 @@ class Matcher:
                         [second] = rest
                         paired.setdefault(first, {}).setdefault(second, []).append(index)
                 explained.append((code, name, part, _held(part, sets or [])))
-            for term in _terms(node):
-                named.update(key_of(word, term.case_sensitive) for word in term.words)
+            for term in terms(node):
+                named |= term_keys(term)
                 fields |= term.fields
         self._names = tuple(name for name, _ in queries)
         self._passes = tuple(
@@ -303,19 +304,6 @@ def _held(part: Node, sets: list[Clause]) -> Clause:
 
 def _rank(clause: Clause) -> tuple[float, tuple[str, ...]]:
     return clause_cost(clause), tuple(sorted(clause))  # ties broken by content, not by hashing
-
-
-def _terms(node: Node) -> Iterator[Term]:
-    if isinstance(node, Term):
-        yield node
-    elif isinstance(node, Near):
-        yield node.left
-        yield node.right
-    elif isinstance(node, Not):
-        yield from _terms(node.child)
-    elif isinstance(node, And | Or):
-        for child in node.children:
-            yield from _terms(child)
 
 
 def compile_watchlists(queries: Sequence[tuple[str, str]]) -> Matcher:

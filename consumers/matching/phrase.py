@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from consumers.matching.analysis import DocumentAnalysis
 from consumers.matching.evaluate import FIELD_ORDER, Found
 from consumers.matching.query import Term, Word
-from consumers.matching.required import key_of
+from consumers.matching.required import term_keys
 from consumers.matching.text import is_unspaced
 
 # Whether word i of a field (its form and its stem) is this term word.
@@ -33,7 +33,7 @@ _Test = Callable[[Sequence[str], Sequence[str], int], bool]
 
 def compile_phrase(term: Term) -> Callable[[DocumentAnalysis, Found], bool]:
     """An explainer for a term of several words (see the module docstring)."""
-    keys = frozenset(key_of(word, term.case_sensitive) for word in term.words)
+    keys = term_keys(term)
     fields = tuple(field for field in FIELD_ORDER if field in term.fields)
     first, length, case, label = term.words[0], len(term.words), term.case_sensitive, term.label
     if all(word.kind == "word" for word in term.words):

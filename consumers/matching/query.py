@@ -20,6 +20,7 @@ as article text (see `text`), so a term such as `Hong-Kong` or `U.S.` is a phras
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -100,6 +101,20 @@ class Near:
 
 
 Node = Term | Not | And | Or | Near
+
+
+def terms(node: Node) -> Iterator[Term]:
+    """Every term of a query in written order: both sides of a NEAR, and terms under a NOT."""
+    if isinstance(node, Term):
+        yield node
+    elif isinstance(node, Near):
+        yield node.left
+        yield node.right
+    elif isinstance(node, Not):
+        yield from terms(node.child)
+    else:
+        for child in node.children:
+            yield from terms(child)
 
 
 def parse_query(text: str) -> Node:

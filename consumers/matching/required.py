@@ -167,9 +167,9 @@ def alternatives(node: Node) -> list[Clause] | None:
     AND: every union of a set of each of its two cheapest children, cut to its two cheapest
     keys; NOT: none."""
     if isinstance(node, Term):
-        return [_cut(_term_keys(node))]
+        return [_cut(term_keys(node))]
     if isinstance(node, Near):
-        return [_cut(_term_keys(node.left) | _term_keys(node.right))]
+        return [_cut(term_keys(node.left) | term_keys(node.right))]
     if isinstance(node, Not):
         return None
     if isinstance(node, Or):
@@ -191,7 +191,8 @@ def alternatives(node: Node) -> list[Clause] | None:
     assert_never(node)
 
 
-def _term_keys(term: Term) -> frozenset[str]:
+def term_keys(term: Term) -> frozenset[str]:
+    """The keys of a term's words, all of which a document holding the term holds."""
     return frozenset(key_of(word, term.case_sensitive) for word in term.words)
 
 
