@@ -117,15 +117,20 @@ def test_installed_console_script_runs_as_an_unprivileged_user(image_root: Path)
         "PYTHONUNBUFFERED": "1",
         "NEWSALERT_CONFIG": str(src / "config" / "newsalert.yaml"),
     }
-    helped = subprocess.run(  # noqa: S603 - fixed argv
-        as_nobody([str(venv / "bin" / "newsalert"), "--help"]),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=workdir,
-        env=env,
-    )
+
+    def entrypoint(*args: str) -> subprocess.CompletedProcess[str]:
+        """`newsalert` (the image's ENTRYPOINT) with `args`, unprivileged, in the workdir."""
+        return subprocess.run(  # noqa: S603 - fixed argv
+            as_nobody([str(venv / "bin" / "newsalert"), *args]),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=workdir,
+            env=env,
+        )
+
+    helped = entrypoint("--help")
     assert helped.returncode == 0, helped.stderr
     # The image's roles are the subcommands compose.yaml runs.
     for role in ("run", "poller", "matcher", "notifier", "health"):
@@ -133,13 +138,5 @@ def test_installed_console_script_runs_as_an_unprivileged_user(image_root: Path)
 
     # The image's NEWSALERT_CONFIG points at the shipped config; validating it imports the
     # whole package (watchlist queries compile in consumers/), which --help alone does not.
-    checked = subprocess.run(  # noqa: S603 - fixed argv
-        as_nobody([str(venv / "bin" / "newsalert"), "check"]),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=workdir,
-        env=env,
-    )
+    checked = entrypoint("check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
