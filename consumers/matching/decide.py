@@ -26,7 +26,7 @@ from typing import assert_never
 from consumers.matching.analysis import DocumentAnalysis
 from consumers.matching.evaluate import compile_query
 from consumers.matching.phrase import compile_phrase
-from consumers.matching.query import DEFAULT_FIELDS, And, Near, Node, Not, Or, Term
+from consumers.matching.query import DEFAULT_FIELDS, And, Near, Node, Not, Or, Term, one_word
 from consumers.matching.required import term_keys
 
 Decider = Callable[[DocumentAnalysis], bool]
@@ -49,18 +49,14 @@ def compile_decider(node: Node) -> Decider:
     if isinstance(node, And):
         return _all(
             [_all_keys(fields, keys) for fields, keys in _grouped(node.children)]
-            + [compile_decider(child) for child in node.children if not _one_word(child)]
+            + [compile_decider(child) for child in node.children if not one_word(child)]
         )
     if isinstance(node, Or):
         return _any(
             [_any_key(fields, keys) for fields, keys in _grouped(node.children)]
-            + [compile_decider(child) for child in node.children if not _one_word(child)]
+            + [compile_decider(child) for child in node.children if not one_word(child)]
         )
     assert_never(node)
-
-
-def _one_word(node: Node) -> bool:
-    return isinstance(node, Term) and len(node.words) == 1
 
 
 def _grouped(children: Sequence[Node]) -> list[tuple[frozenset[str], frozenset[str]]]:
@@ -68,7 +64,7 @@ def _grouped(children: Sequence[Node]) -> list[tuple[frozenset[str], frozenset[s
     first-seen order, so compiling does not depend on hashing)."""
     groups: dict[frozenset[str], set[str]] = {}
     for child in children:
-        if isinstance(child, Term) and len(child.words) == 1:
+        if one_word(child):
             groups.setdefault(child.fields, set()).update(term_keys(child))
     return [(fields, frozenset(keys)) for fields, keys in groups.items()]
 

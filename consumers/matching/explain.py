@@ -18,7 +18,7 @@ from consumers.matching.analysis import DocumentAnalysis
 from consumers.matching.decide import compile_decider
 from consumers.matching.evaluate import FIELD_ORDER, Found, compile_query
 from consumers.matching.phrase import compile_phrase
-from consumers.matching.query import DEFAULT_FIELDS, And, Near, Node, Not, Or, Term
+from consumers.matching.query import DEFAULT_FIELDS, And, Near, Node, Not, Or, Term, one_word
 from consumers.matching.required import Clause, key_of, required_clauses, term_keys
 
 Explainer = Callable[[DocumentAnalysis, Found], bool]
@@ -61,7 +61,7 @@ def _item(node: Node) -> _Item:
 
 def _plain(node: Node) -> TypeGuard[Term]:
     """A one-word term over title and summary."""
-    return isinstance(node, Term) and len(node.words) == 1 and node.fields == DEFAULT_FIELDS
+    return one_word(node) and node.fields == DEFAULT_FIELDS
 
 
 def _flat(node: Node) -> bool:

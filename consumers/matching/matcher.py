@@ -84,7 +84,6 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 from operator import itemgetter
-from typing import TypeGuard
 
 from consumers.matching.analysis import DocumentAnalysis
 from consumers.matching.evaluate import FIELD_ORDER, Found
@@ -92,7 +91,7 @@ from consumers.matching.explain import compile_explainer
 from consumers.matching.hits import Document, Hit, hit_of
 from consumers.matching.keys import KeyFinder, Lexicon
 from consumers.matching.naive import parse_watchlist
-from consumers.matching.query import MAX_TERMS, Node, Or, Term, terms
+from consumers.matching.query import MAX_TERMS, Node, Or, one_word, terms
 from consumers.matching.required import (
     Clause,
     alternatives,
@@ -135,7 +134,7 @@ class Matcher:
         for number, (name, node) in enumerate(queries):
             for position, part in enumerate(_parts(node)):
                 code = number << _SHIFT | position
-                if _one_word(part):
+                if one_word(part):
                     key = key_of(part.words[0], part.case_sensitive)
                     ordered = tuple(field for field in FIELD_ORDER if field in part.fields)
                     labels = (part.label,)
@@ -283,10 +282,6 @@ def _joined(first: Hit, then: Hit) -> Hit:
         first.watchlist,
         list(zip(first.terms + then.terms, first.fields + then.fields, strict=True)),
     )
-
-
-def _one_word(node: Node) -> TypeGuard[Term]:
-    return isinstance(node, Term) and len(node.words) == 1
 
 
 def _key_rank(key: str) -> tuple[float, str]:

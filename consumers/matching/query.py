@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from consumers.matching.errors import QuerySyntaxError
 from consumers.matching.text import fold, is_unspaced, stem, tokenise
@@ -101,6 +101,11 @@ class Near:
 
 
 Node = Term | Not | And | Or | Near
+
+
+def one_word(node: Node) -> TypeGuard[Term]:
+    """A term of one word (plain, wildcard or unspaced): what a key lookup answers alone."""
+    return isinstance(node, Term) and len(node.words) == 1
 
 
 def terms(node: Node) -> Iterator[Term]:
