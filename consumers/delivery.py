@@ -9,20 +9,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consumers.errors import DeliveryError
+from service.settings import DeliverySettings
 
 # 2**64 times any sane initial backoff is far beyond any max_backoff; capping the exponent
 # keeps huge attempt numbers from overflowing a float.
 _MAX_EXPONENT = 64
+
+_DEFAULTS = DeliverySettings()
 
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
     """Retry limits for one destination. Durations are in seconds."""
 
-    max_attempts: int = 8
-    initial_backoff: float = 1.0
-    max_backoff: float = 600.0
-    timeout: float = 10.0
+    # The defaults are the config's (`delivery:`), written once there.
+    max_attempts: int = _DEFAULTS.max_attempts
+    initial_backoff: float = _DEFAULTS.initial_backoff
+    max_backoff: float = _DEFAULTS.max_backoff
+    timeout: float = _DEFAULTS.timeout
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from service.bus.base import ALERTS_DLQ
 from service.bus.kafka import DELIVERIES, KafkaBus, make_consumer, start_client
 from service.models import Alert
-from service.state import OutboxRow
+from service.store import OutboxRow
 
 log = structlog.get_logger(__name__)
 

@@ -16,20 +16,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-import httpx
 import structlog
 
 from consumers.delivery import DeliveryPolicy, retry_delay
 from consumers.destinations.base import Destination
-from consumers.destinations.console import ConsoleDestination
-from consumers.destinations.slack import SlackDestination
-from consumers.destinations.webhook import WebhookDestination
 from consumers.errors import DeliveryError
 from service.bus.base import Record
 from service.metrics import Metrics
 from service.models import Alert
-from service.settings import Settings
-from service.state import OutboxRow
+from service.store import OutboxRow
 
 log = structlog.get_logger(__name__)
 
@@ -55,37 +50,6 @@ class Outbox(DeliveryQueue, Protocol):
     """The embedded store's outbox, which also takes alerts in."""
 
     async def enqueue(self, rows: Sequence[tuple[str, str, bytes]]) -> int: ...
-
-
-def build_destinations(settings: Settings, client: httpx.AsyncClient) -> dict[str, Destination]:
-    out: dict[str, Destination] = {}
-    for cfg in settings.destinations:
-        timeout = settings.destination_delivery(cfg).timeout
-        allow_private = settings.destination_allow_private(cfg)
-        url = cfg.url.get_secret_value() if cfg.url else ""
-        dest: Destination
-        if cfg.type == "slack":
-            dest = SlackDestination(
-                cfg.name, url, client, timeout=timeout, allow_private=allow_private
-            )
-        elif cfg.type == "webhook":
-            secret = cfg.secret.get_secret_value() if cfg.secret else None
-            dest = WebhookDestination(
-                cfg.name, url, secret, client, timeout=timeout, allow_private=allow_private
-            )
-        else:
-            dest = ConsoleDestination(cfg.name)
-        if cfg.min_interval is not None:
-            dest.min_interval = cfg.min_interval
-        out[cfg.name] = dest
-    return out
-
-
-def policies_of(settings: Settings) -> dict[str, DeliveryPolicy]:
-    return {
-        d.name: DeliveryPolicy(**settings.destination_delivery(d).model_dump())
-        for d in settings.destinations
-    }
 
 
 class Notifier:

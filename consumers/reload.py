@@ -119,7 +119,9 @@ class MatcherHolder:
             started = time.perf_counter()
             try:
                 rules = _build(settings.watchlists, self.version + 1, self._clock())
-            except WatchlistError as exc:  # load_settings checks queries too; belt and braces
+            except (
+                WatchlistError
+            ) as exc:  # a bad query is reported here, naming watchlist and column
                 return self._fail([f"{path}: {exc}"])
             self._current, self._key = rules, key  # the swap: one reference assignment
             self._recovered()

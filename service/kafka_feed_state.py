@@ -24,7 +24,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from service.bus.kafka import FEEDS, KafkaBus, make_consumer, start_client
 from service.settings import KAFKA_MAX_ITEMS, FeedConfig
-from service.state import FeedState
+from service.store import FeedState
 
 log = structlog.get_logger(__name__)
 

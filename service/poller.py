@@ -31,7 +31,7 @@ from service.schedule import (
     select_backfill,
 )
 from service.settings import FeedConfig, Settings
-from service.state import FeedState
+from service.store import FeedState
 
 log = structlog.get_logger(__name__)
 

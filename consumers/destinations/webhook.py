@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable
@@ -16,34 +12,9 @@ import httpx
 from consumers.destinations import _http
 from consumers.errors import DeliveryError
 from service.models import Alert
+from service.signing import decode_secret, sign
 
-SECRET_PREFIX = "whsec_"  # noqa: S105 - the spec's prefix, not a credential
 EVENT_TYPE = "newsalert.alert"
-
-
-def decode_base64_secret(secret: str) -> bytes | None:
-    """The key of `whsec_<base64>` (the spec's form) or of bare base64; None if not base64."""
-    return _b64decode(secret.removeprefix(SECRET_PREFIX))
-
-
-def decode_secret(secret: str) -> bytes:
-    """The HMAC key: `whsec_<base64>` or bare base64 are decoded; any other string is used as
-    raw UTF-8 bytes (config only lets base64 through). Raises ValueError (never quoting it)."""
-    key = decode_base64_secret(secret)
-    if key is None:
-        if secret.startswith(SECRET_PREFIX):
-            raise ValueError("webhook secret after 'whsec_' is not valid base64")
-        key = secret.encode()
-    if not key:
-        raise ValueError("webhook secret is empty")
-    return key
-
-
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """`v1,<base64 HMAC-SHA256 of "{msg_id}.{timestamp}.{body}">`, the webhook-signature value."""
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(decode_secret(secret), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode("ascii")
 
 
 def render_webhook(alert: Alert, timestamp: int) -> bytes:
@@ -129,11 +100,3 @@ def _classify(status: int, body: str, retry_after: str | None, what: str) -> Non
             retriable=False,
         )
     raise DeliveryError(f"{what} refused the message (HTTP {status}{detail})", retriable=False)
-
-
-def _b64decode(text: str) -> bytes | None:
-    # Unpadded base64 is common in copied secrets; pad before strict decoding.
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        return None

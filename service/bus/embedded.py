@@ -11,11 +11,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from service.bus.base import Record
-from service.state import Store
+from service.store import BusLog
 
 
 class EmbeddedBus:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: BusLog) -> None:
         self._store = store
         self._events: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from service.app.config import load_config
 from service.errors import ConfigError
-from service.settings import Backfill, load_settings
+from service.settings import Backfill
 
 GOOD = """\
 feeds:
@@ -43,12 +44,12 @@ def write(tmp_path: Path, text: str) -> Path:
 def problems_of(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> list[str]:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
-        load_settings(path, ENV if env is None else env)
+        load_config(path, ENV if env is None else env)
     return info.value.problems
 
 
 def test_good_config_loads_with_defaults_and_env(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, GOOD), ENV)
+    settings = load_config(write(tmp_path, GOOD), ENV)
     assert settings.kafka is None
     assert settings.feeds[0].interval == 120
     assert settings.feed_backfill(settings.feeds[0]) == Backfill("newer_than", seconds=86400)
@@ -65,7 +66,7 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         "NEWSALERT_KAFKA__BOOTSTRAP_SERVERS": "127.0.0.1:9092",
         "NEWSALERT_DELIVERY__MAX_ATTEMPTS": "3",
     }
-    settings = load_settings(write(tmp_path, GOOD), env)
+    settings = load_config(write(tmp_path, GOOD), env)
     assert str(settings.state_dir) == "/srv/newsalert-state"
     assert settings.kafka is not None and settings.kafka.bootstrap_servers == "127.0.0.1:9092"
     assert settings.delivery.max_attempts == 3
@@ -73,7 +74,7 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
 
 def test_default_config_of_the_repo_is_valid() -> None:
     root = Path(__file__).resolve().parents[2]
-    settings = load_settings(root / "config" / "newsalert.yaml", {})
+    settings = load_config(root / "config" / "newsalert.yaml", {})
     assert {w.name for w in settings.watchlists} == {"china", "ico", "fed-cuts"}
     assert [d.type for d in settings.destinations] == ["console"]
     assert len(settings.feeds) >= 8
@@ -205,7 +206,7 @@ def test_missing_environment_variable_is_named_not_guessed(tmp_path: Path) -> No
 
 def test_env_default_is_used_when_variable_unset(tmp_path: Path) -> None:
     text = GOOD.replace("${SLACK_URL}", "${SLACK_URL:-https://example.org/fallback}")
-    settings = load_settings(write(tmp_path, text), {})
+    settings = load_config(write(tmp_path, text), {})
     assert settings.destinations[0].url is not None
     assert settings.destinations[0].url.get_secret_value() == "https://example.org/fallback"
 
@@ -213,7 +214,7 @@ def test_env_default_is_used_when_variable_unset(tmp_path: Path) -> None:
 def test_empty_file_and_missing_file(tmp_path: Path) -> None:
     assert "is empty" in problems_of(tmp_path, "")[0]
     with pytest.raises(ConfigError) as info:
-        load_settings(tmp_path / "nope.yaml", {})
+        load_config(tmp_path / "nope.yaml", {})
     assert "config file not found" in info.value.problems[0]
 
 

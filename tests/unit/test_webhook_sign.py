@@ -10,14 +10,10 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from consumers.destinations.webhook import (
-    classify_webhook_response,
-    decode_secret,
-    render_webhook,
-    sign,
-)
+from consumers.destinations.webhook import classify_webhook_response, render_webhook
 from consumers.errors import DeliveryError
 from service.models import Alert, Article, FeedRef, WatchlistMatch
+from service.signing import decode_secret, sign
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 

@@ -16,17 +16,17 @@ import httpx
 from consumers import kafka_dlq
 from consumers.matcher import document_of
 from consumers.matching import Hit, compile_watchlists
+from service.app.embedded import DB_NAME, fetch_limits, run_forever
+from service.app.embedded import run_once as pipeline_run_once
+from service.app.kafka import ROLES, run_roles
 from service.bus.kafka import KafkaBus
 from service.errors import NewsalertError, SourceError
 from service.fetch import Fetcher, make_client
 from service.kafka_feed_state import kafka_feed_states
-from service.kafka_roles import ROLES, run_roles
 from service.models import Alert, Article, FeedRef
 from service.parse import parse_feed
-from service.pipeline import DB_NAME, fetch_limits, run_forever
-from service.pipeline import run_once as pipeline_run_once
 from service.settings import Settings
-from service.state import FeedState, Store
+from service.store import FeedState, Store
 
 
 def check(settings: Settings, path: Path) -> int:
@@ -233,7 +233,7 @@ async def _feed_states(settings: Settings) -> list[FeedState]:
             await bus.close()
     store = await _open_existing_store(settings)
     try:
-        return await store.all_feed_states()
+        return await store.feeds.all_feed_states()
     finally:
         await store.close()
 
@@ -287,7 +287,7 @@ async def dlq_replay(settings: Settings, ids: Sequence[str], destination: str | 
     else:
         store = await _open_existing_store(settings)
         try:
-            count = await store.replay([x.alert_id for x in chosen])
+            count = await store.outbox.replay([x.alert_id for x in chosen])
         finally:
             await store.close()
     print(
@@ -308,7 +308,7 @@ async def _dead_letters(settings: Settings, destination: str | None) -> list[_Le
     else:
         store = await _open_existing_store(settings)
         try:
-            rows = await store.dead_letters()
+            rows = await store.outbox.dead_letters()
         finally:
             await store.close()
         letters = [

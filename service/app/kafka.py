@@ -17,17 +17,18 @@ from typing import Any
 
 import httpx
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from consumers.kafka_intake import NotifierIntake, PartitionHandOver
 from consumers.kafka_outbox import DeliveryLog, KafkaOutbox
 from consumers.matcher import MatcherStage
-from consumers.notifier import Notifier, build_destinations, policies_of
+from consumers.notifier import Notifier
 from consumers.reload import watch_config
+from service.app.destinations import build_destinations, policies_of
+from service.app.embedded import fetch_limits, matcher_holder, stop_or_crash
 from service.bus.base import ALERTS, ARTICLES
 from service.bus.kafka import (
     KafkaBus,
     KafkaUnavailableError,
-    commit_quietly,
     make_consumer,
     start_client,
 )
@@ -36,7 +37,6 @@ from service.fetch import Fetcher, make_client
 from service.health import HealthServer
 from service.kafka_feed_state import KafkaFeedStates
 from service.metrics import Metrics
-from service.pipeline import fetch_limits, matcher_holder, stop_or_crash
 from service.poller import Poller
 from service.settings import Settings
 from service.stage import consume
@@ -45,8 +45,6 @@ log = structlog.get_logger(__name__)
 
 ROLES = ("poller", "matcher", "notifier")
 PROBE_EVERY = 2.0
-# Alerts held in memory by one notifier before it stops fetching more (backpressure).
-MAX_PENDING = 5000
 
 
 class StalledError(NewsalertError):
@@ -214,62 +212,10 @@ async def _notifier(role: _Role) -> Work:
     outbox = KafkaOutbox(role.bus, deliveries, destinations)
     notifier = Notifier(outbox, destinations, policies_of(role.settings), role.metrics)
     consumer = make_consumer(role.bus.cfg, "notifier")
-    consumer.subscribe([role.bus.topic(ALERTS)], listener=_HandOver(outbox, deliveries, consumer))
+    consumer.subscribe(
+        [role.bus.topic(ALERTS)], listener=PartitionHandOver(outbox, deliveries, consumer)
+    )
     await role.start(lambda: start_client(consumer, role.bus.cfg), consumer.stop)
-    intake = _Intake(consumer, outbox, notifier)
+    intake = NotifierIntake(consumer, outbox, notifier)
     role.watchdog.watch("notifier", lambda: intake.last_progress)
     return [deliveries.follow(role.stop), intake.run(role.stop), notifier.run(role.stop)]
-
-
-class _Intake:
-    """Fetch alerts into the outbox; commit per partition up to the oldest unfinished alert."""
-
-    def __init__(self, consumer: AIOKafkaConsumer, outbox: KafkaOutbox, notifier: Notifier) -> None:
-        self._consumer = consumer
-        self._outbox = outbox
-        self._notifier = notifier
-        self.last_progress = time.monotonic()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        try:
-            while not stop.is_set():
-                assigned = self._consumer.assignment()
-                if len(self._outbox) > MAX_PENDING:
-                    self._consumer.pause(*assigned)
-                else:
-                    self._consumer.resume(*assigned)
-                batches = await self._consumer.getmany(timeout_ms=500, max_records=500)
-                for tp, messages in batches.items():
-                    for m in messages:
-                        destination = await self._outbox.take(tp, m.offset, m.value or b"")
-                        if destination is not None:
-                            self._notifier.wake(destination)
-                await self._commit()
-                self.last_progress = time.monotonic()
-        finally:
-            await self._commit()
-
-    async def _commit(self) -> None:
-        offsets = self._outbox.committable()
-        if offsets and await commit_quietly(self._consumer, offsets):
-            self._outbox.committed(offsets)
-
-
-class _HandOver(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Partitions leave only after their sends under way finish; arrive only after the log caught up."""
-
-    def __init__(
-        self, outbox: KafkaOutbox, deliveries: DeliveryLog, consumer: AIOKafkaConsumer
-    ) -> None:
-        self._outbox = outbox
-        self._deliveries = deliveries
-        self._consumer = consumer
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        final = await self._outbox.revoke(set(revoked))
-        await commit_quietly(self._consumer, final)
-        log.info("alert_partitions_revoked", partitions=sorted(tp.partition for tp in revoked))
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self._deliveries.caught_up()
-        log.info("alert_partitions_assigned", partitions=sorted(tp.partition for tp in assigned))

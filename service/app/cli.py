@@ -12,9 +12,10 @@ from pathlib import Path
 
 import structlog
 
+from service.app.config import load_config
 from service.errors import ConfigError, NewsalertError
 from service.logs import configure_logging
-from service.settings import Settings, load_settings, resolve_config_path
+from service.settings import Settings, resolve_config_path
 
 EXIT_CONFIG = 2
 
@@ -94,10 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from service import commands
+    from service.app import commands
 
     path = resolve_config_path(getattr(args, "config", None), os.environ)
-    settings = load_settings(path)
+    settings = load_config(path)
     # Before any command runs: logs go to stderr, so stdout stays clean for `match --json`.
     configure_logging(settings.logging.level, settings.logging.format)
     if args.command == "check":
@@ -120,7 +121,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 async def _until_signalled(settings: Settings, role: str | None, path: Path) -> int:
-    from service import commands
+    from service.app import commands
 
     stop = asyncio.Event()
     reload = asyncio.Event()

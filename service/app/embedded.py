@@ -19,8 +19,9 @@ from typing import Any
 import structlog
 
 from consumers.matcher import MatcherStage
-from consumers.notifier import Notifier, OutboxIntake, build_destinations, policies_of
+from consumers.notifier import Notifier, OutboxIntake
 from consumers.reload import MatcherHolder, watch_config
+from service.app.destinations import build_destinations, policies_of
 from service.bus.base import ALERTS, ARTICLES
 from service.bus.embedded import EmbeddedBus
 from service.fetch import Fetcher, FetchLimits, make_client
@@ -29,7 +30,7 @@ from service.metrics import Metrics
 from service.poller import Poller
 from service.settings import Settings
 from service.stage import consume
-from service.state import Store
+from service.store import Store
 
 log = structlog.get_logger(__name__)
 
@@ -71,18 +72,22 @@ async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
     metrics = Metrics()
     store = await Store.open(settings.state_dir / DB_NAME)
     client = make_client(fetch_limits(settings))
-    bus = EmbeddedBus(store)
-    notifier = Notifier(store, build_destinations(settings, client), policies_of(settings), metrics)
+    bus = EmbeddedBus(store.bus)
+    notifier = Notifier(
+        store.outbox, build_destinations(settings, client), policies_of(settings), metrics
+    )
     try:
         yield Embedded(
             settings=settings,
             store=store,
             bus=bus,
             metrics=metrics,
-            poller=Poller(settings, store, Fetcher(client, fetch_limits(settings)), bus, metrics),
+            poller=Poller(
+                settings, store.feeds, Fetcher(client, fetch_limits(settings)), bus, metrics
+            ),
             matcher=MatcherStage(matcher_holder(settings), bus, metrics),
             notifier=notifier,
-            intake=OutboxIntake(store, notifier),
+            intake=OutboxIntake(store.outbox, notifier),
         )
     finally:
         await bus.close()
@@ -109,7 +114,7 @@ async def run_once(settings: Settings) -> None:
             feeds_failed=len(failed),
             articles=matched,
             alerts=taken,
-            dead_letters=len(await app.store.dead_letters()),
+            dead_letters=len(await app.store.outbox.dead_letters()),
         )
 
 
@@ -204,9 +209,11 @@ async def _maintain(app: Embedded, stop: asyncio.Event) -> None:
     """Refresh gauges every few seconds and prune old state every hour."""
     last_prune = 0.0
     while not stop.is_set():
-        app.metrics.outbox_pending.set(await app.store.pending_count())
-        app.metrics.consumer_lag.labels(ARTICLES).set(await app.store.backlog(ARTICLES, "matcher"))
-        app.metrics.consumer_lag.labels(ALERTS).set(await app.store.backlog(ALERTS, "notifier"))
+        app.metrics.outbox_pending.set(await app.store.outbox.pending_count())
+        app.metrics.consumer_lag.labels(ARTICLES).set(
+            await app.store.bus.backlog(ARTICLES, "matcher")
+        )
+        app.metrics.consumer_lag.labels(ALERTS).set(await app.store.bus.backlog(ALERTS, "notifier"))
         now = time.time()
         if now - last_prune > PRUNE_EVERY:
             retention = app.settings.polling.seen_retention

@@ -1,0 +1,43 @@
+"""Build each configured destination and its delivery policy from the settings."""
+
+from __future__ import annotations
+
+import httpx
+
+from consumers.delivery import DeliveryPolicy
+from consumers.destinations.base import Destination
+from consumers.destinations.console import ConsoleDestination
+from consumers.destinations.slack import SlackDestination
+from consumers.destinations.webhook import WebhookDestination
+from service.settings import Settings
+
+
+def build_destinations(settings: Settings, client: httpx.AsyncClient) -> dict[str, Destination]:
+    out: dict[str, Destination] = {}
+    for cfg in settings.destinations:
+        timeout = settings.destination_delivery(cfg).timeout
+        allow_private = settings.destination_allow_private(cfg)
+        url = cfg.url.get_secret_value() if cfg.url else ""
+        dest: Destination
+        if cfg.type == "slack":
+            dest = SlackDestination(
+                cfg.name, url, client, timeout=timeout, allow_private=allow_private
+            )
+        elif cfg.type == "webhook":
+            secret = cfg.secret.get_secret_value() if cfg.secret else None
+            dest = WebhookDestination(
+                cfg.name, url, secret, client, timeout=timeout, allow_private=allow_private
+            )
+        else:
+            dest = ConsoleDestination(cfg.name)
+        if cfg.min_interval is not None:
+            dest.min_interval = cfg.min_interval
+        out[cfg.name] = dest
+    return out
+
+
+def policies_of(settings: Settings) -> dict[str, DeliveryPolicy]:
+    return {
+        d.name: DeliveryPolicy(**settings.destination_delivery(d).model_dump())
+        for d in settings.destinations
+    }

@@ -1,0 +1,43 @@
+"""The config file's schema, one module per concern, and its loading (`load`).
+
+`types` holds shared value types; `sections` the tuning sections (kafka, polling, network,
+delivery, health, logging); `feeds`, `watchlists` and `destinations` one entry each; `model`
+the whole `Settings`; `load` reads the YAML and reports every problem, one line each.
+"""
+
+from service.settings.destinations import DestinationConfig
+from service.settings.feeds import FeedConfig
+from service.settings.load import DEFAULT_CONFIG, QueryCheck, load_settings, resolve_config_path
+from service.settings.model import KAFKA_MAX_ITEMS, Settings
+from service.settings.sections import (
+    DeliveryOverrides,
+    DeliverySettings,
+    HealthSettings,
+    KafkaSettings,
+    LoggingSettings,
+    NetworkSettings,
+    PollingSettings,
+)
+from service.settings.types import Backfill, parse_backfill
+from service.settings.watchlists import WatchlistConfig
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "KAFKA_MAX_ITEMS",
+    "Backfill",
+    "DeliveryOverrides",
+    "DeliverySettings",
+    "DestinationConfig",
+    "FeedConfig",
+    "HealthSettings",
+    "KafkaSettings",
+    "LoggingSettings",
+    "NetworkSettings",
+    "PollingSettings",
+    "QueryCheck",
+    "Settings",
+    "WatchlistConfig",
+    "load_settings",
+    "parse_backfill",
+    "resolve_config_path",
+]

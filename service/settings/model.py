@@ -1,0 +1,107 @@
+"""The whole config: every section, and the per-feed and per-destination effective values."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from contextvars import ContextVar
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
+
+from service.settings.destinations import DestinationConfig
+from service.settings.feeds import FeedConfig
+from service.settings.sections import (
+    DeliverySettings,
+    HealthSettings,
+    KafkaSettings,
+    LoggingSettings,
+    NetworkSettings,
+    PollingSettings,
+)
+from service.settings.types import Backfill
+from service.settings.watchlists import WatchlistConfig
+
+# In Kafka mode a feed's seen items travel in one state record of bounded size.
+KAFKA_MAX_ITEMS = 5000
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSALERT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings | None = None
+    state_dir: Path = Path("./data")
+    polling: PollingSettings = PollingSettings()
+    feeds: list[FeedConfig] = Field(default_factory=list)
+    watchlists: list[WatchlistConfig] = Field(default_factory=list)
+    destinations: list[DestinationConfig] = Field(default_factory=list)
+    network: NetworkSettings = NetworkSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    health: HealthSettings = HealthSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file is passed as init kwargs; NEWSALERT_* environment variables override it.
+        return (_EnvironSource(settings_cls), init_settings)
+
+    @model_validator(mode="after")
+    def _kafka_state_fits(self) -> Settings:
+        # In Kafka mode a feed's seen items travel in one state record of bounded size.
+        if self.kafka is not None and self.polling.max_items > KAFKA_MAX_ITEMS:
+            raise ValueError(
+                f"polling.max_items can be at most {KAFKA_MAX_ITEMS} in Kafka mode "
+                "(a feed's seen items are kept in one Kafka record)"
+            )
+        return self
+
+    def feed_interval(self, feed: FeedConfig) -> float:
+        return feed.interval if feed.interval is not None else self.polling.interval
+
+    def feed_backfill(self, feed: FeedConfig) -> Backfill:
+        return feed.backfill if feed.backfill is not None else self.polling.backfill
+
+    def feed_allow_private(self, feed: FeedConfig) -> bool:
+        return feed.allow_private if feed.allow_private is not None else self.network.allow_private
+
+    def destination_allow_private(self, dest: DestinationConfig) -> bool:
+        return dest.allow_private if dest.allow_private is not None else self.network.allow_private
+
+    def destination_delivery(self, dest: DestinationConfig) -> DeliverySettings:
+        overrides = dest.delivery.model_dump(exclude_none=True)
+        return self.delivery.model_copy(update=overrides)
+
+
+ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("newsalert_environ", default=None)
+
+
+class _EnvironSource(EnvSettingsSource):
+    """NEWSALERT_* variables from the mapping `load_settings` was given (os.environ by default)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = ENVIRON.get()
+        return parse_env_vars(
+            os.environ if environ is None else environ,
+            self.case_sensitive,
+            self.env_ignore_empty,
+            self.env_parse_none_str,
+        )

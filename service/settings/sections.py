@@ -1,0 +1,89 @@
+"""The config sections that tune one concern each: Kafka, polling, network, delivery, health, logs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from service.fetch import FetchLimits
+from service.settings.types import (
+    Backfill,
+    BackfillSetting,
+    Duration,
+    Interval,
+    Name,
+    Section,
+    Size,
+)
+
+_FETCH = FetchLimits()
+
+
+class KafkaSettings(Section):
+    bootstrap_servers: str = Field(min_length=1)
+    topic_prefix: Name = "newsalert"
+    partitions: int = Field(default=6, ge=1, le=1000)
+    replication_factor: int = Field(default=1, ge=1, le=10)
+    client_id: str = "newsalert"
+    # A role that cannot reach the broker for this long exits non-zero so its supervisor restarts it.
+    broker_timeout: Duration = 30.0
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL_"):
+            missing = [
+                name
+                for name in ("sasl_mechanism", "sasl_username", "sasl_password")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"{self.security_protocol} needs {', '.join(missing)}")
+        return self
+
+
+class PollingSettings(Section):
+    interval: Interval = 300.0
+    backfill: BackfillSetting = Backfill("newer_than", seconds=86400.0)
+    # The fetch defaults are FetchLimits' own, so they are written once.
+    timeout: Duration = _FETCH.timeout
+    max_body: Size = _FETCH.max_body_bytes
+    max_redirects: int = Field(default=_FETCH.max_redirects, ge=0, le=20)
+    per_host: int = Field(default=_FETCH.per_host, ge=1, le=32)
+    concurrency: int = Field(default=16, ge=1, le=256)
+    max_items: int = Field(default=1000, ge=1, le=100_000)
+    seen_retention: Duration = 90 * 86400.0
+    max_backoff: Duration = 3600.0
+    user_agent: str = _FETCH.user_agent
+
+
+class NetworkSettings(Section):
+    allow_private: bool = False
+
+
+class DeliverySettings(Section):
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    initial_backoff: Duration = 1.0
+    max_backoff: Duration = 600.0
+    timeout: Duration = 10.0
+
+
+class DeliveryOverrides(Section):
+    max_attempts: int | None = Field(default=None, ge=1, le=100)
+    initial_backoff: Duration | None = None
+    max_backoff: Duration | None = None
+    timeout: Duration | None = None
+
+
+class HealthSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535, description="0 disables the HTTP endpoints")
+
+
+class LoggingSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"

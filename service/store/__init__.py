@@ -1,0 +1,55 @@
+"""The embedded store: one SQLite file, one repository per concern.
+
+`db` owns the connection and its thread; `feeds` holds feed state and seen items, `buslog`
+the embedded transport's messages and offsets, `outbox` pending deliveries, the delivery log
+and dead letters. `Store` opens the file and hands out the three repositories.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from service.store import buslog, feeds, outbox
+from service.store.buslog import BusLog
+from service.store.db import Database
+from service.store.feeds import FeedState, FeedStates
+from service.store.outbox import Outbox, OutboxRow
+
+__all__ = ["BusLog", "FeedState", "FeedStates", "Outbox", "OutboxRow", "Store"]
+
+
+class Store:
+    """The SQLite file; open with `await Store.open(path)`, then `close()`."""
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._db = Database(path, (feeds.SCHEMA, buslog.SCHEMA, outbox.SCHEMA), clock)
+        self.feeds = FeedStates(self._db)
+        self.bus = BusLog(self._db)
+        self.outbox = Outbox(self._db)
+
+    @classmethod
+    async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> Store:
+        store = cls(path, clock)
+        await store._db.open()
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def prune(
+        self, *, seen_before: float, consumed_before: float, delivered_before: float
+    ) -> int:
+        """Forget seen items not in any feed since `seen_before`, consumed bus messages, old deliveries."""
+
+        def write(conn: sqlite3.Connection) -> int:
+            return (
+                FeedStates.prune(conn, seen_before)
+                + BusLog.prune(conn, consumed_before)
+                + Outbox.prune(conn, delivered_before)
+            )
+
+        return await self._db.transaction(write)

@@ -1,0 +1,139 @@
+"""Feed state (validators, schedule, failures) and the items each feed has shown."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple, dataclass, fields
+
+from service.store.db import Database
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS feed_state (
+    feed TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    initialised INTEGER NOT NULL DEFAULT 0,
+    last_polled_at REAL,
+    last_success_at REAL,
+    next_poll_at REAL NOT NULL DEFAULT 0,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS seen_items (
+    feed TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    PRIMARY KEY (feed, item_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_items_last_seen ON seen_items (last_seen);
+"""
+
+
+@dataclass(frozen=True)
+class FeedState:
+    feed: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    initialised: bool = False
+    last_polled_at: float | None = None
+    last_success_at: float | None = None
+    next_poll_at: float = 0.0
+    consecutive_failures: int = 0
+    last_error: str | None = None
+
+
+# The dataclass's fields are the table's columns, in one place.
+_COLUMNS = tuple(f.name for f in fields(FeedState))
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM feed_state"  # noqa: S608 - constant column names
+_UPSERT = (
+    f"INSERT OR REPLACE INTO feed_state ({', '.join(_COLUMNS)}) "  # noqa: S608 - constant column names
+    f"VALUES ({', '.join('?' * len(_COLUMNS))})"
+)
+
+
+def _feed_state(row: sqlite3.Row) -> FeedState:
+    values = {name: row[name] for name in _COLUMNS}
+    values["initialised"] = bool(values["initialised"])
+    return FeedState(**values)
+
+
+class FeedStates:
+    """Repository of feed state and seen items (the poller's `FeedStateStore`)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def feed_state(self, feed: str, url: str) -> FeedState:
+        def read(conn: sqlite3.Connection) -> FeedState:
+            row = conn.execute(_SELECT + " WHERE feed = ?", (feed,)).fetchone()
+            if row is None:
+                return FeedState(feed=feed, url=url)
+            state = _feed_state(row)
+            if state.url != url:
+                # The operator pointed the feed elsewhere: validators of the old URL do not apply.
+                return FeedState(feed=feed, url=url, initialised=state.initialised)
+            return state
+
+        return await self._db.transaction(read)
+
+    async def all_feed_states(self) -> list[FeedState]:
+        def read(conn: sqlite3.Connection) -> list[FeedState]:
+            return [_feed_state(r) for r in conn.execute(_SELECT + " ORDER BY feed")]
+
+        return await self._db.transaction(read)
+
+    async def save_feed_state(self, state: FeedState, seen: Iterable[str] = ()) -> None:
+        """Record a poll's outcome and the items it saw, in one transaction.
+
+        Without `seen` (not modified, or failed), the items of the last successful read count
+        as seen again now: an item is forgotten only once it has left its feed.
+        """
+        seen_ids = list(seen)
+
+        def write(conn: sqlite3.Connection) -> None:
+            now = self._db.clock()
+            row = astuple(state)
+            conn.execute(_UPSERT, (*row[:4], int(state.initialised), *row[5:]))
+            if not seen_ids:
+                # 304 or a failure: the items of the last successful read (which share its
+                # time) are still in the feed as far as we know, so retention must not expire them.
+                conn.execute(
+                    "UPDATE seen_items SET last_seen = ? WHERE feed = ? AND last_seen = "
+                    "(SELECT MAX(last_seen) FROM seen_items WHERE feed = ?)",
+                    (now, state.feed, state.feed),
+                )
+            conn.executemany(
+                "INSERT INTO seen_items (feed, item_id, first_seen, last_seen) VALUES (?,?,?,?) "
+                "ON CONFLICT (feed, item_id) DO UPDATE SET last_seen = excluded.last_seen",
+                [(state.feed, item, now, now) for item in seen_ids],
+            )
+
+        await self._db.transaction(write)
+
+    async def unseen(self, feed: str, item_ids: Sequence[str]) -> set[str]:
+        """The ids among `item_ids` that this feed has never seen."""
+
+        def read(conn: sqlite3.Connection) -> set[str]:
+            seen: set[str] = set()
+            for start in range(0, len(item_ids), 500):
+                chunk = item_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                seen.update(
+                    r["item_id"]
+                    for r in conn.execute(
+                        f"SELECT item_id FROM seen_items WHERE feed = ? AND item_id IN ({marks})",  # noqa: S608 - only placeholders are interpolated
+                        (feed, *chunk),
+                    )
+                )
+            return set(item_ids) - seen
+
+        return await self._db.transaction(read)
+
+    @staticmethod
+    def prune(conn: sqlite3.Connection, seen_before: float) -> int:
+        """Forget items that have not been in their feed since `seen_before`."""
+        return conn.execute("DELETE FROM seen_items WHERE last_seen < ?", (seen_before,)).rowcount
