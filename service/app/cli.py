@@ -57,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--json", action="store_true", help="one JSON object per entry per line")
     match.add_argument("sources", nargs="+", metavar="SOURCE", help="a feed file path or URL")
 
+    evaluate = sub.add_parser(
+        "eval",
+        parents=[config],
+        help="score the watchlists against a labelled TSV file: precision, recall, misses",
+    )
+    evaluate.add_argument("--json", action="store_true", help="one JSON object per watchlist")
+    evaluate.add_argument(
+        "labels", metavar="LABELS", help="TSV: source, title, then one 1/0/? column per watchlist"
+    )
+
     dlq = sub.add_parser("dlq", help="list or replay dead letters")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     dlq_list = dlq_sub.add_parser("list", parents=[config], help="show dead letters")
@@ -109,6 +119,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(commands.feeds(settings, as_json=args.json))
     if args.command == "match":
         return asyncio.run(commands.match(settings, args.sources, as_json=args.json))
+    if args.command == "eval":
+        from service.app.evaluate import evaluate
+
+        return asyncio.run(evaluate(settings, Path(args.labels), as_json=args.json))
     if args.command == "dlq":
         if args.dlq_command == "list":
             return asyncio.run(commands.dlq_list(settings, args.destination, as_json=args.json))

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -19,12 +18,12 @@ from consumers.matching import Hit, compile_watchlists
 from service.app.embedded import DB_NAME, fetch_limits, run_forever
 from service.app.embedded import run_once as pipeline_run_once
 from service.app.kafka import ROLES, run_roles
+from service.app.sources import read_articles
 from service.bus.kafka import KafkaBus
-from service.errors import NewsalertError, SourceError
+from service.errors import NewsalertError
 from service.fetch import Fetcher, make_client
 from service.kafka_feed_state import kafka_feed_states
-from service.models import Alert, Article, FeedRef
-from service.parse import parse_feed
+from service.models import Alert, Article
 from service.settings import Settings
 from service.store import FeedState, Store
 
@@ -101,56 +100,18 @@ async def match(settings: Settings, sources: Sequence[str], *, as_json: bool) ->
         fetcher = Fetcher(client, limits)
         for source in sources:
             try:
-                body, feed, content_type = await _read_source(source, settings, fetcher)
-                parsed = await asyncio.to_thread(
-                    parse_feed,
-                    body,
-                    feed=feed,
-                    fetched_at=datetime.now(UTC),
-                    content_type=content_type,  # as the poller does: the header's charset counts
-                    max_items=settings.polling.max_items,
-                )
+                articles = await read_articles(source, settings, fetcher)
             except NewsalertError as exc:
                 failures += 1
                 print(f"newsalert: {source}: {exc}", file=sys.stderr)
                 continue
-            results = [(a, matcher.match(document_of(a))) for a in parsed.articles]
+            results = [(a, matcher.match(document_of(a))) for a in articles]
             if as_json:
                 for article, hits in results:
                     print(json.dumps(_match_json(source, article, hits), ensure_ascii=False))
             else:
                 _print_matches(source, results)
     return 1 if failures else 0
-
-
-async def _read_source(
-    source: str, settings: Settings, fetcher: Fetcher
-) -> tuple[bytes, FeedRef, str | None]:
-    """The source's bytes, the feed it stands for, and its Content-Type (None for a file)."""
-    configured = {f.url: f for f in settings.feeds}
-    if urlsplit(source).scheme in ("http", "https"):
-        feed_cfg = configured.get(source)
-        allow = (
-            settings.feed_allow_private(feed_cfg) if feed_cfg else settings.network.allow_private
-        )
-        result = await fetcher.fetch(source, allow_private=allow)
-        name = feed_cfg.name if feed_cfg else (urlsplit(source).hostname or source)
-        return result.body, FeedRef(name=name, url=source), result.content_type
-    path = Path(source)
-    body, uri = await asyncio.to_thread(_read_capped, path, settings.polling.max_body)
-    return body, FeedRef(name=path.stem, url=uri), None
-
-
-def _read_capped(path: Path, cap: int) -> tuple[bytes, str]:
-    """The file's bytes (refusing one over `cap`) and its file:// URI."""
-    try:
-        with path.open("rb") as handle:
-            body = handle.read(cap + 1)
-    except OSError as exc:
-        raise SourceError(f"cannot read the file: {exc.strerror}") from None
-    if len(body) > cap:
-        raise SourceError(f"the file is larger than polling.max_body ({cap} bytes)")
-    return body, path.absolute().as_uri()
 
 
 def _match_json(source: str, article: Article, hits: Sequence[Hit]) -> dict[str, object]:
