@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from consumers.matching import QuerySyntaxError, parse_query
 from service.settings import Settings, load_settings
 
 
-def query_problem(query: str) -> tuple[int, str] | None:
+def query_problem(query: str, concepts: Mapping[str, Sequence[str]]) -> tuple[int, str] | None:
     """None when the query parses, else the column and the reason."""
+    del concepts  # TODO(concepts): parse_query(query, concepts=concepts) once the parser has it
     try:
         parse_query(query)
     except QuerySyntaxError as exc:

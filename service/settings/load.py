@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 
 from service.errors import ConfigError
+from service.settings.concepts import resolve_concepts
 from service.settings.model import ENVIRON, Settings
 from service.yamlconf import Loc, describe_yaml_error, load_yaml
 
@@ -33,9 +34,10 @@ def resolve_config_path(cli_value: str | None, environ: Mapping[str, str]) -> Pa
     return DEFAULT_CONFIG
 
 
-# Checks a watchlist query: None when it parses, else (1-based column, reason). The parser
-# lives in consumers/, which service/ must not import, so the composition root passes it in.
-QueryCheck = Callable[[str], tuple[int, str] | None]
+# Checks a watchlist query against the concepts: None when it parses, else (1-based column,
+# reason). The parser lives in consumers/, which service/ must not import, so the composition
+# root passes it in.
+QueryCheck = Callable[[str, Mapping[str, Sequence[str]]], tuple[int, str] | None]
 
 
 def load_settings(
@@ -75,9 +77,18 @@ def load_settings(
     problems = [
         f"{where}:{line}:{col}: {_dotted(loc)}: {msg}" for loc, (line, col), msg in loaded.problems
     ]
+    concepts, file_problems, concept_problems = resolve_concepts(
+        loaded.data.get("concepts"), path.parent, env
+    )
+    problems.extend(file_problems)
+    problems.extend(
+        f"{_position(where, loaded.positions, loc)}{_dotted(loc)}: {msg}"
+        for loc, msg in concept_problems
+    )
+    data = {**loaded.data, "concepts": concepts}
     settings: Settings | None = None
     try:
-        settings = _build_settings(loaded.data, env)
+        settings = _build_settings(data, env)
     except SettingsError as exc:
         # A NEWSALERT_* variable holding a whole section that is not valid JSON.
         field = re.search(r'field "([^"]+)"', str(exc))
@@ -94,7 +105,7 @@ def load_settings(
             for loc, line in _describe_validation(exc, where, loaded.positions, loaded.data, env)
             if not any(u[: len(loc)] == loc for u in unset)
         )
-    problems.extend(_cross_check(loaded.data, where, loaded.positions, check_query))
+    problems.extend(_cross_check(loaded.data, where, loaded.positions, check_query, concepts))
     if problems:
         raise ConfigError(problems)
     assert settings is not None
@@ -114,6 +125,7 @@ def _cross_check(
     where: str,
     positions: dict[Loc, tuple[int, int]],
     check_query: QueryCheck | None,
+    concepts: Mapping[str, Sequence[str]],
 ) -> list[str]:
     """Rules across entries, checked on the raw data so they are reported with the type errors."""
 
@@ -149,7 +161,7 @@ def _cross_check(
         query = wl.get("query")
         if check_query is None or not isinstance(query, str) or not query.strip():
             continue
-        problem = check_query(query)
+        problem = check_query(query, concepts)
         if problem is not None:
             column, reason = problem
             report(

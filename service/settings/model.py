@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     watchlists: list[WatchlistConfig] = Field(default_factory=list)
     destinations: list[DestinationConfig] = Field(default_factory=list)
     network: NetworkSettings = NetworkSettings()
+    # Concept sets by name, merged from the files and mappings listed under `concepts:`.
+    concepts: dict[str, list[str]] = Field(default_factory=dict)
     delivery: DeliverySettings = DeliverySettings()
     health: HealthSettings = HealthSettings()
     logging: LoggingSettings = LoggingSettings()
