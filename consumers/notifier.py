@@ -21,6 +21,7 @@ import structlog
 from consumers.delivery import DeliveryPolicy, retry_delay
 from consumers.destinations.base import Destination
 from consumers.errors import DeliveryError
+from consumers.story_desk import StoryDesk
 from service.bus.base import Record
 from service.metrics import Metrics
 from service.models import Alert
@@ -185,12 +186,13 @@ class Notifier:
 class OutboxIntake:
     """Embedded mode: alerts from the bus go into the SQLite outbox, then the workers are woken."""
 
-    def __init__(self, outbox: Outbox, notifier: Notifier) -> None:
+    def __init__(self, outbox: Outbox, notifier: Notifier, desk: StoryDesk) -> None:
         self._outbox = outbox
         self._notifier = notifier
+        self._desk = desk
 
     async def handle(self, records: Sequence[Record]) -> None:
-        """Take alerts into the outbox; ids already known (delivered or not) are skipped."""
+        """Take alerts into the outbox, one per story; ids already known are skipped."""
         rows: list[tuple[str, str, bytes]] = []
         for record in records:
             alert = Alert.model_validate_json(record.value)
@@ -200,7 +202,9 @@ class OutboxIntake:
                     "alert_for_unknown_destination", alert=alert.id, destination=alert.destination
                 )
                 continue
-            rows.append((alert.id, alert.destination, record.value))
+            decided = await self._desk.decide(alert)
+            if decided is not None:
+                rows.append((decided.id, decided.destination, decided.model_dump_json().encode()))
         added = await self._outbox.enqueue(rows)
         if added < len(rows):
             log.info("alerts_already_known", skipped=len(rows) - added)

@@ -84,5 +84,18 @@ class Metrics:
             "newsalert_outbox_pending", "Alerts waiting for delivery", registry=r
         )
 
+        self.stories_opened = Counter(
+            "newsalert_stories_opened",
+            "Stories opened (first copies), per feed of the first copy",
+            ["feed"],
+            registry=r,
+        )
+        self.story_copies = Counter(
+            "newsalert_story_copies_grouped",
+            "Later copies grouped into an open story instead of alerting again, per feed",
+            ["feed"],
+            registry=r,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

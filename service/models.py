@@ -40,6 +40,17 @@ class WatchlistMatch(_Message):
     terms: list[str]
 
 
+class StoryRef(_Message):
+    """The story an alert's article belongs to: its id and the feeds that carried it so far.
+
+    `first` is false on a later copy's story update (sent only to destinations that take them).
+    """
+
+    id: str
+    sources: list[str]
+    first: bool = True
+
+
 class Alert(_Message):
     """One article for one destination, listing every watchlist of that destination it matched."""
 
@@ -49,6 +60,7 @@ class Alert(_Message):
     article: Article
     matches: list[WatchlistMatch]
     created_at: datetime
+    story: StoryRef | None = None  # set by the notifier's story grouping
 
 
 def article_id(feed_name: str, guid: str) -> str:
@@ -59,6 +71,11 @@ def article_id(feed_name: str, guid: str) -> str:
 def alert_id(article_id: str, destination: str) -> str:
     """Deterministic alert id, so a redelivered alert can be recognised by every receiver."""
     return _digest(article_id, destination)
+
+
+def story_update_id(story_id: str, destination: str, article_id: str) -> str:
+    """Deterministic id of a later copy's story update, its `webhook-id`."""
+    return _digest("story", story_id, destination, article_id)
 
 
 def _digest(*parts: str) -> str:

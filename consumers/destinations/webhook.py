@@ -15,12 +15,29 @@ from service.models import Alert
 from service.signing import decode_secret, sign
 
 EVENT_TYPE = "newsalert.alert"
+STORY_UPDATED = "newsalert.story.updated"
 
 
 def render_webhook(alert: Alert, timestamp: int) -> bytes:
-    """The JSON body: {"type": "newsalert.alert", "timestamp": ISO 8601 UTC, "data": Alert}."""
+    """The JSON body: {"type": "newsalert.alert", "timestamp": ISO 8601 UTC, "data": Alert}.
+
+    A later copy of a story (`alert.story.first` false) is a `newsalert.story.updated` event
+    whose data names the story, the destination, the new copy and the story's sources.
+    """
     when = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    envelope = {"type": EVENT_TYPE, "timestamp": when, "data": alert.model_dump(mode="json")}
+    data: dict[str, object]
+    if alert.story is not None and not alert.story.first:
+        kind = STORY_UPDATED
+        data = {
+            "story": alert.story.id,
+            "destination": alert.destination,
+            "article": alert.article.model_dump(mode="json"),
+            "sources": alert.story.sources,
+            "matches": [m.model_dump(mode="json") for m in alert.matches],
+        }
+    else:
+        kind, data = EVENT_TYPE, alert.model_dump(mode="json")
+    envelope = {"type": kind, "timestamp": when, "data": data}
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
 
 

@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--json", action="store_true", help="one JSON object per entry per line")
     match.add_argument("sources", nargs="+", metavar="SOURCE", help="a feed file path or URL")
 
+    stories = sub.add_parser(
+        "stories",
+        parents=[config],
+        help="dry run: group the entries of feed files or URLs into stories",
+    )
+    stories.add_argument("--json", action="store_true", help="one JSON object per entry per line")
+    stories.add_argument("sources", nargs="+", metavar="SOURCE", help="a feed file path or URL")
+
     evaluate = sub.add_parser(
         "eval",
         parents=[config],
@@ -119,6 +127,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(commands.feeds(settings, as_json=args.json))
     if args.command == "match":
         return asyncio.run(commands.match(settings, args.sources, as_json=args.json))
+    if args.command == "stories":
+        from service.app.stories import stories
+
+        return asyncio.run(stories(settings, args.sources, as_json=args.json))
     if args.command == "eval":
         from service.app.evaluate import evaluate
 

@@ -9,6 +9,8 @@ from consumers.destinations.base import Destination
 from consumers.destinations.console import ConsoleDestination
 from consumers.destinations.slack import SlackDestination
 from consumers.destinations.webhook import WebhookDestination
+from consumers.story_desk import StoryDesk, StoryLog
+from service.metrics import Metrics
 from service.settings import Settings
 
 
@@ -41,3 +43,14 @@ def policies_of(settings: Settings) -> dict[str, DeliveryPolicy]:
         d.name: DeliveryPolicy(**settings.destination_delivery(d).model_dump())
         for d in settings.destinations
     }
+
+
+def story_desk(settings: Settings, log: StoryLog, metrics: Metrics) -> StoryDesk:
+    """Story grouping per destination; webhook destinations with `updates: true` take updates."""
+    return StoryDesk(
+        settings.stories.window,
+        settings.stories.max_sources,
+        log,
+        metrics,
+        takes_updates=[d.name for d in settings.destinations if d.updates],
+    )

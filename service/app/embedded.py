@@ -21,7 +21,8 @@ import structlog
 from consumers.matcher import MatcherStage
 from consumers.notifier import Notifier, OutboxIntake
 from consumers.reload import MatcherHolder, watch_config
-from service.app.destinations import build_destinations, policies_of
+from consumers.story_desk import SqliteStoryLog
+from service.app.destinations import build_destinations, policies_of, story_desk
 from service.bus.base import ALERTS, ARTICLES
 from service.bus.embedded import EmbeddedBus
 from service.fetch import Fetcher, FetchLimits, make_client
@@ -76,6 +77,9 @@ async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
     notifier = Notifier(
         store.outbox, build_destinations(settings, client), policies_of(settings), metrics
     )
+    stories = SqliteStoryLog(store.stories)
+    desk = story_desk(settings, stories, metrics)
+    desk.restore(await stories.load(time.time() - settings.stories.window))
     try:
         yield Embedded(
             settings=settings,
@@ -87,7 +91,7 @@ async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
             ),
             matcher=MatcherStage(matcher_holder(settings), bus, metrics),
             notifier=notifier,
-            intake=OutboxIntake(store.outbox, notifier),
+            intake=OutboxIntake(store.outbox, notifier, desk),
         )
     finally:
         await bus.close()
@@ -221,6 +225,7 @@ async def _maintain(app: Embedded, stop: asyncio.Event) -> None:
                 seen_before=now - retention,
                 consumed_before=now - BUS_RETENTION,
                 delivered_before=now - retention,
+                stories_before=now - app.settings.stories.window,
             )
             last_prune = now
             log.info("store_pruned", removed=removed)

@@ -17,6 +17,7 @@ from service.settings.sections import (
     LoggingSettings,
     NetworkSettings,
     PollingSettings,
+    StorySettings,
 )
 from service.settings.types import Backfill, parse_backfill
 from service.settings.watchlists import WatchlistConfig
@@ -36,6 +37,7 @@ __all__ = [
     "PollingSettings",
     "QueryCheck",
     "Settings",
+    "StorySettings",
     "WatchlistConfig",
     "load_settings",
     "parse_backfill",

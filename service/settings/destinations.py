@@ -18,10 +18,14 @@ class DestinationConfig(Section):
     secret: SecretStr | None = None
     allow_private: bool | None = None
     min_interval: Duration | None = None
+    # webhook: later copies of a story are sent as newsalert.story.updated events.
+    updates: bool = False
     delivery: DeliveryOverrides = DeliveryOverrides()
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> DestinationConfig:
+        if self.updates and self.type != "webhook":
+            raise ValueError("updates: true is for webhook destinations")
         if self.type == "console":
             if self.url is not None or self.secret is not None:
                 raise ValueError("a console destination takes no url or secret")

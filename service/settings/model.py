@@ -25,6 +25,7 @@ from service.settings.sections import (
     LoggingSettings,
     NetworkSettings,
     PollingSettings,
+    StorySettings,
 )
 from service.settings.types import Backfill
 from service.settings.watchlists import WatchlistConfig
@@ -48,6 +49,7 @@ class Settings(BaseSettings):
     watchlists: list[WatchlistConfig] = Field(default_factory=list)
     destinations: list[DestinationConfig] = Field(default_factory=list)
     network: NetworkSettings = NetworkSettings()
+    stories: StorySettings = StorySettings()
     # Concept sets by name, merged from the files and mappings listed under `concepts:`.
     concepts: dict[str, list[str]] = Field(default_factory=dict)
     delivery: DeliverySettings = DeliverySettings()

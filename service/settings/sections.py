@@ -87,3 +87,10 @@ class HealthSettings(Section):
 class LoggingSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
+
+
+class StorySettings(Section):
+    """Story grouping: copies of one event within `window` share a story and alert once."""
+
+    window: Duration = 48 * 3600.0  # 0 turns grouping off
+    max_sources: int = Field(default=20, ge=1, le=1000)  # feeds listed per story, at most

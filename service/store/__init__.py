@@ -2,7 +2,8 @@
 
 `db` owns the connection and its thread; `feeds` holds feed state and seen items, `buslog`
 the embedded transport's messages and offsets, `outbox` pending deliveries, the delivery log
-and dead letters. `Store` opens the file and hands out the three repositories.
+and dead letters, `stories` the story grouping's decisions. `Store` opens the file and hands out
+the repositories.
 """
 
 from __future__ import annotations
@@ -12,13 +13,23 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from service.store import buslog, feeds, outbox
+from service.store import buslog, feeds, outbox, stories
 from service.store.buslog import BusLog
 from service.store.db import Database
 from service.store.feeds import FeedState, FeedStates
 from service.store.outbox import Outbox, OutboxRow
+from service.store.stories import StoryItems, StoryRow
 
-__all__ = ["BusLog", "FeedState", "FeedStates", "Outbox", "OutboxRow", "Store"]
+__all__ = [
+    "BusLog",
+    "FeedState",
+    "FeedStates",
+    "Outbox",
+    "OutboxRow",
+    "Store",
+    "StoryItems",
+    "StoryRow",
+]
 
 
 class Store:
@@ -26,10 +37,13 @@ class Store:
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
-        self._db = Database(path, (feeds.SCHEMA, buslog.SCHEMA, outbox.SCHEMA), clock)
+        self._db = Database(
+            path, (feeds.SCHEMA, buslog.SCHEMA, outbox.SCHEMA, stories.SCHEMA), clock
+        )
         self.feeds = FeedStates(self._db)
         self.bus = BusLog(self._db)
         self.outbox = Outbox(self._db)
+        self.stories = StoryItems(self._db)
 
     @classmethod
     async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> Store:
@@ -41,15 +55,22 @@ class Store:
         await self._db.close()
 
     async def prune(
-        self, *, seen_before: float, consumed_before: float, delivered_before: float
+        self,
+        *,
+        seen_before: float,
+        consumed_before: float,
+        delivered_before: float,
+        stories_before: float = 0.0,
     ) -> int:
-        """Forget seen items not in any feed since `seen_before`, consumed bus messages, old deliveries."""
+        """Forget seen items not in any feed since `seen_before`, consumed bus messages, old
+        deliveries, and story decisions older than the grouping window."""
 
         def write(conn: sqlite3.Connection) -> int:
             return (
                 FeedStates.prune(conn, seen_before)
                 + BusLog.prune(conn, consumed_before)
                 + Outbox.prune(conn, delivered_before)
+                + StoryItems.prune(conn, stories_before)
             )
 
         return await self._db.transaction(write)
