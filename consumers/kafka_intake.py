@@ -13,6 +13,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
 from consumers.kafka_outbox import DeliveryLog, KafkaOutbox
+from consumers.kafka_stories import KafkaStoryLog
 from consumers.notifier import Notifier
 from service.bus.kafka import commit_quietly
 
@@ -60,10 +61,15 @@ class PartitionHandOver(ConsumerRebalanceListener):  # type: ignore[misc]
     """Partitions leave only after their sends under way finish; arrive only after the log caught up."""
 
     def __init__(
-        self, outbox: KafkaOutbox, deliveries: DeliveryLog, consumer: AIOKafkaConsumer
+        self,
+        outbox: KafkaOutbox,
+        deliveries: DeliveryLog,
+        stories: KafkaStoryLog,
+        consumer: AIOKafkaConsumer,
     ) -> None:
         self._outbox = outbox
         self._deliveries = deliveries
+        self._stories = stories
         self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -73,4 +79,5 @@ class PartitionHandOver(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self._deliveries.caught_up()
+        await self._stories.caught_up()  # the stories the previous owner opened are here
         log.info("alert_partitions_assigned", partitions=sorted(tp.partition for tp in assigned))

@@ -27,6 +27,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
+from consumers.story_desk import StoryDesk
 from service.bus.base import ALERTS_DLQ
 from service.bus.kafka import DELIVERIES, KafkaBus, make_consumer, start_client
 from service.models import Alert
@@ -133,10 +134,12 @@ class KafkaOutbox:
         bus: KafkaBus,
         deliveries: DeliveryLog,
         destinations: Collection[str],
+        desk: StoryDesk,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._bus = bus
         self._log = deliveries
+        self._desk = desk
         self._destinations = set(destinations)
         self._clock = clock
         self._pending: dict[str, _Pending] = {}
@@ -163,6 +166,10 @@ class KafkaOutbox:
                 "alert_for_unknown_destination", alert=alert.id, destination=alert.destination
             )
             return None
+        decided = await self._desk.decide(alert)
+        if decided is None:
+            return None  # a later copy of a story this destination has: nothing to send
+        alert, value = decided, decided.model_dump_json().encode()
         outcome = self._log.outcome(alert.id)
         if outcome == "dead":
             # `dlq replay` records "replayed" before it publishes the alert again: once the

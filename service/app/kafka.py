@@ -20,10 +20,11 @@ import structlog
 
 from consumers.kafka_intake import NotifierIntake, PartitionHandOver
 from consumers.kafka_outbox import DeliveryLog, KafkaOutbox
+from consumers.kafka_stories import KafkaStoryLog
 from consumers.matcher import MatcherStage
 from consumers.notifier import Notifier
 from consumers.reload import watch_config
-from service.app.destinations import build_destinations, policies_of
+from service.app.destinations import build_destinations, policies_of, story_desk
 from service.app.embedded import fetch_limits, matcher_holder, stop_or_crash
 from service.bus.base import ALERTS, ARTICLES
 from service.bus.kafka import (
@@ -208,14 +209,23 @@ async def _matcher(role: _Role) -> Work:
 async def _notifier(role: _Role) -> Work:
     deliveries = DeliveryLog(role.bus)
     await role.start(deliveries.start, deliveries.stop)
+    stories = KafkaStoryLog(role.bus)
+    await role.start(stories.start, stories.stop)
+    desk = story_desk(role.settings, stories, role.metrics)
     destinations = build_destinations(role.settings, role.client)
-    outbox = KafkaOutbox(role.bus, deliveries, destinations)
+    outbox = KafkaOutbox(role.bus, deliveries, destinations, desk)
     notifier = Notifier(outbox, destinations, policies_of(role.settings), role.metrics)
     consumer = make_consumer(role.bus.cfg, "notifier")
     consumer.subscribe(
-        [role.bus.topic(ALERTS)], listener=PartitionHandOver(outbox, deliveries, consumer)
+        [role.bus.topic(ALERTS)],
+        listener=PartitionHandOver(outbox, deliveries, stories, consumer),
     )
     await role.start(lambda: start_client(consumer, role.bus.cfg), consumer.stop)
     intake = NotifierIntake(consumer, outbox, notifier)
     role.watchdog.watch("notifier", lambda: intake.last_progress)
-    return [deliveries.follow(role.stop), intake.run(role.stop), notifier.run(role.stop)]
+    return [
+        deliveries.follow(role.stop),
+        stories.follow(desk, role.stop),
+        intake.run(role.stop),
+        notifier.run(role.stop),
+    ]

@@ -32,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 FEEDS = "feeds"  # compacted: latest state of each feed, keyed by feed name
 DELIVERIES = "deliveries"  # compacted: the notifiers' shared delivery log, keyed by alert id
+STORIES = "stories"  # compacted: story decisions, keyed by destination and article id
 
 DAY_MS = 86_400_000
 # Feed state carries the feed's seen items; give it room beyond the 1 MB default.
@@ -44,6 +45,8 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     FEEDS: {"cleanup.policy": "compact", "max.message.bytes": str(STATE_MAX_BYTES)},
     # As long as the dead letters: `dlq list` reads a letter's latest outcome here.
     DELIVERIES: {"cleanup.policy": "compact,delete", "retention.ms": str(90 * DAY_MS)},
+    # As long as the alerts topic: a story can only grow from alerts still there to re-read.
+    STORIES: {"cleanup.policy": "compact,delete", "retention.ms": str(7 * DAY_MS)},
 }
 
 

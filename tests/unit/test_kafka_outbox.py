@@ -9,7 +9,9 @@ from typing import Any, cast
 from aiokafka import TopicPartition
 
 from consumers.kafka_outbox import DeliveryLog, KafkaOutbox, Outcome
+from consumers.story_desk import StoryDesk, StoryLog
 from service.bus.kafka import KafkaBus
+from service.metrics import Metrics
 from service.models import Alert, Article, FeedRef, WatchlistMatch, alert_id
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -64,8 +66,13 @@ def alert(n: int, destination: str = "hook") -> bytes:
 
 def outbox(log: FakeLog | None = None) -> tuple[KafkaOutbox, FakeBus, FakeLog]:
     bus, log = FakeBus(), log or FakeLog()
+    no_grouping = StoryDesk(0, 20, cast(StoryLog, None), Metrics())
     box = KafkaOutbox(
-        cast(KafkaBus, bus), cast(DeliveryLog, log), ["hook", "slack"], clock=lambda: 100.0
+        cast(KafkaBus, bus),
+        cast(DeliveryLog, log),
+        ["hook", "slack"],
+        no_grouping,
+        clock=lambda: 100.0,
     )
     return box, bus, log
 
