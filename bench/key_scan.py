@@ -49,12 +49,12 @@ from typing import Any
 
 from match import DEFAULT_REALDATA, WORKLOADS, generate_workload, real_articles
 
-from consumers.matching.hits import Document
-from consumers.matching.keys import KeyFinder, Lexicon
-from consumers.matching.naive import parse_watchlist
-from consumers.matching.query import terms
-from consumers.matching.required import term_keys
+from consumers.matching.document import KeyFinder, Lexicon
+from consumers.matching.parse import parse_watchlist
+from consumers.matching.query_keys import term_keys
+from consumers.matching.syntax import terms
 from consumers.matching.text import tokenise_fast
+from consumers.matching.values import Document
 
 MIN_SECONDS = 1.0  # each method loops over the corpus at least this long
 

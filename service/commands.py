@@ -15,7 +15,8 @@ import httpx
 
 from consumers import kafka_dlq
 from consumers.matcher import document_of
-from consumers.matching import Hit, compile_watchlists
+from consumers.matching import Hit
+from consumers.reload import compile_matcher
 from service.bus.kafka import KafkaBus
 from service.errors import NewsalertError, SourceError
 from service.fetch import Fetcher, make_client
@@ -94,7 +95,7 @@ async def run_service(
 
 
 async def match(settings: Settings, sources: Sequence[str], *, as_json: bool) -> int:
-    matcher = compile_watchlists([(w.name, w.query) for w in settings.watchlists])
+    matcher = compile_matcher([(w.name, w.query) for w in settings.watchlists])
     failures = 0
     limits = fetch_limits(settings)
     async with make_client(limits) as client:

@@ -1,4 +1,4 @@
-"""The watchlist query language: lexer, parser and syntax tree (pure, no I/O).
+"""Where a query is parsed: the lexer and parser of the watchlist query language (pure).
 
 Grammar, loosest binding first (operators are uppercase; "and", "or", "not" are plain words)::
 
@@ -20,106 +20,27 @@ as article text (see `text`), so a term such as `Hong-Kong` or `U.S.` is a phras
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal, TypeGuard
+from typing import Literal
 
-from consumers.matching.errors import QuerySyntaxError
+from consumers.matching.errors import QuerySyntaxError, WatchlistError
+from consumers.matching.syntax import (
+    DEFAULT_FIELDS,
+    FIELDS,
+    MAX_DEPTH,
+    MAX_NEAR,
+    MAX_QUERY_LENGTH,
+    MAX_TERMS,
+    MIN_PREFIX,
+    And,
+    Near,
+    Node,
+    Not,
+    Or,
+    Term,
+    Word,
+)
 from consumers.matching.text import fold, is_unspaced, stem, tokenise
-
-__all__ = [
-    "DEFAULT_FIELDS",
-    "FIELDS",
-    "And",
-    "Near",
-    "Node",
-    "Not",
-    "Or",
-    "QuerySyntaxError",
-    "Term",
-    "Word",
-    "parse_query",
-]
-
-FIELDS = frozenset({"title", "summary", "feed", "link"})
-DEFAULT_FIELDS = frozenset({"title", "summary"})
-
-MAX_QUERY_LENGTH = 2000
-MAX_TERMS = 50
-MAX_DEPTH = 20
-MAX_NEAR = 50
-MIN_PREFIX = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    """One word of a term, normalised for comparison with a document word.
-
-    kind "word": equal to the stemmed word; "prefix": a prefix of the word or of its stem;
-    "substring": inside an unspaced (CJK, Thai...) word.
-    """
-
-    kind: Literal["word", "prefix", "substring"]
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    """A term, phrase or wildcard: its words must appear adjacent and in order in one field."""
-
-    label: str  # as written in the query, with its own field prefix: 'title:fed', '"Hong Kong"'
-    words: tuple[Word, ...]
-    fields: frozenset[str]
-    case_sensitive: bool
-    column: int
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    child: Node
-
-
-@dataclass(frozen=True, slots=True)
-class And:
-    children: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Or:
-    children: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Near:
-    """Both terms in the same field with at most `distance` words between their nearest ends
-    (1 means adjacent), in either order, at distinct positions."""
-
-    left: Term
-    right: Term
-    distance: int
-    fields: frozenset[str]
-
-
-Node = Term | Not | And | Or | Near
-
-
-def one_word(node: Node) -> TypeGuard[Term]:
-    """A term of one word (plain, wildcard or unspaced): what a key lookup answers alone."""
-    return isinstance(node, Term) and len(node.words) == 1
-
-
-def terms(node: Node) -> Iterator[Term]:
-    """Every term of a query in written order: both sides of a NEAR, and terms under a NOT."""
-    if isinstance(node, Term):
-        yield node
-    elif isinstance(node, Near):
-        yield node.left
-        yield node.right
-    elif isinstance(node, Not):
-        yield from terms(node.child)
-    else:
-        for child in node.children:
-            yield from terms(child)
 
 
 def parse_query(text: str) -> Node:
@@ -132,6 +53,14 @@ def parse_query(text: str) -> Node:
     if tokens[0].kind == "END":
         raise QuerySyntaxError("the query is empty", 1)
     return _Parser(tokens).parse()
+
+
+def parse_watchlist(name: str, text: str) -> Node:
+    """`parse_query`, with the error naming the watchlist."""
+    try:
+        return parse_query(text)
+    except QuerySyntaxError as error:
+        raise WatchlistError(name, error.column, error.message) from error
 
 
 # --- lexer -------------------------------------------------------------------------------
