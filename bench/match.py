@@ -74,9 +74,9 @@ from pathlib import Path
 
 import yaml
 
+from consumers.gc_policy import compile_matcher
 from consumers.matching import Document, Hit, compile_naive
 from consumers.matching.text import fold, is_unspaced, tokenise
-from consumers.reload import compile_matcher
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REALDATA = ROOT.parent / "shared" / "realdata"

@@ -17,7 +17,6 @@ a reloaded watchlist may only route to destinations the running process has.
 from __future__ import annotations
 
 import asyncio
-import gc
 import hashlib
 import os
 import threading
@@ -30,7 +29,8 @@ from typing import NamedTuple
 
 import structlog
 
-from consumers.matching import Matcher, WatchlistError, compile_watchlists
+from consumers.gc_policy import compile_matcher
+from consumers.matching import Matcher, WatchlistError
 from service.errors import ConfigError
 from service.settings import WatchlistConfig, load_settings
 
@@ -175,32 +175,6 @@ def _build(watchlists: Sequence[WatchlistConfig], version: int, now: datetime) -
     matcher = compile_matcher([(w.name, w.query) for w in watchlists])
     routes = {w.name: tuple(w.destinations) for w in watchlists}
     return Rules(matcher, routes, version, now)
-
-
-# From this many watchlists on, the compiled objects are frozen out of the cycle collector.
-FREEZE_FROM = 10_000
-
-
-def compile_matcher(queries: Sequence[tuple[str, str]]) -> Matcher:
-    """`compile_watchlists`, with the cycle collector kept off the matcher's objects.
-
-    Why here and not in the pure core: compiling allocates millions of small objects that all
-    live on and form no cycles, and the collector would rescan them again and again, so it is
-    paused while they are built; from `FREEZE_FROM` watchlists they are moved to the permanent
-    generation (`gc.freeze`), so later full collections do not walk them (reference counting
-    still frees them when the matcher is replaced). Both are process-wide settings, which the
-    caller owns; bench/RESULTS.md has the cost of leaving them out.
-    """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        matcher = compile_watchlists(queries)
-    finally:
-        if paused:
-            gc.enable()
-    if len(queries) >= FREEZE_FROM:
-        gc.freeze()
-    return matcher
 
 
 def file_signature(path: Path) -> tuple[int, int] | None:

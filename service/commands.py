@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from consumers import kafka_dlq
+from consumers.gc_policy import compile_matcher
 from consumers.matcher import document_of
 from consumers.matching import Hit
-from consumers.reload import compile_matcher
 from service.bus.kafka import KafkaBus
 from service.errors import NewsalertError, SourceError
 from service.fetch import Fetcher, make_client

@@ -23,7 +23,7 @@ than an automaton finds a document's keys) are in bench/RESULTS.md.
 
 Compiling a large matcher allocates millions of small, long-lived objects that form no
 reference cycles; how the cycle collector should treat them is the caller's business
-(`consumers.reload.compile_matcher`).
+(`consumers.gc_policy.compile_matcher`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from operator import itemgetter
 
 from consumers.matching.candidates import accepted, candidates
-from consumers.matching.document import DocumentAnalysis, KeyFinder, Lexicon
+from consumers.matching.document import DocumentAnalysis, Lexicon
 from consumers.matching.parse import parse_watchlist
 from consumers.matching.syntax import Node
 from consumers.matching.values import Document, Found, Hit, hit_of
@@ -49,10 +49,10 @@ class Matcher:
     """Compiled watchlists behind a term index; hits come in config order."""
 
     def __init__(self, queries: Sequence[tuple[str, Node]]) -> None:
-        self._index = index = WatchlistIndex(queries)
-        self._names = tuple(name for name, _ in queries)
         self._lexicon = Lexicon()
-        self._finder = KeyFinder(index.named, self._lexicon)
+        self._index = index = WatchlistIndex(queries, self._lexicon)
+        self._finder = index.finder
+        self._names = tuple(name for name, _ in queries)
         self._hits: dict[tuple[object, ...], Hit] = {}
         self._hit_limit = max(HIT_CACHE_LIMIT, len(index.evaluators))
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from consumers.matching.document import KeyFinder, Lexicon
 from consumers.matching.evaluate import compile_evaluator
 from consumers.matching.query_keys import (
     Clause,
@@ -58,11 +59,11 @@ class WatchlistIndex:
     - `postings`: key -> indexes of evaluated parts filed under that key alone;
     - `paired`: first key -> second key -> indexes of parts filed under both;
     - `always`: indexes of parts with no keys, evaluated for every document;
-    - `named`: every key some query names (what a document's words are looked up for);
+    - `finder`: the keys some query names, found in a document's words (`document.KeyFinder`);
     - `fields`: the fields other than title and summary that some query reads.
     """
 
-    def __init__(self, queries: Sequence[tuple[str, Node]]) -> None:
+    def __init__(self, queries: Sequence[tuple[str, Node]], lexicon: Lexicon) -> None:
         widest = max((len(_parts(node)) for _, node in queries), default=1)
         self.shift = widest.bit_length()
         passes: dict[tuple[str, tuple[str, ...]], dict[str, list[Pair]]] = {}
@@ -116,7 +117,7 @@ class WatchlistIndex:
         self.paired_keys = frozenset(self.paired)
         self.always = tuple(always)
         self.always_queries = len({self.codes[index] >> self.shift for index in always})
-        self.named = frozenset(named)
+        self.finder = KeyFinder(named, lexicon)
         self.fields = tuple(sorted(fields - {"title", "summary"}))  # title, summary: always
 
 
