@@ -10,13 +10,15 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 
-from consumers.matching import Matcher, compile_watchlists
+from consumers.matching import Concepts, Matcher, compile_watchlists
 
 # From this many watchlists on, the compiled objects are frozen out of the cycle collector.
 FREEZE_FROM = 10_000
 
 
-def compile_matcher(queries: Sequence[tuple[str, str]]) -> Matcher:
+def compile_matcher(
+    queries: Sequence[tuple[str, str]], concepts: Concepts | None = None
+) -> Matcher:
     """`compile_watchlists`, with the cycle collector kept off the matcher's objects.
 
     Why here and not in the pure core: compiling allocates millions of small objects that all
@@ -29,7 +31,7 @@ def compile_matcher(queries: Sequence[tuple[str, str]]) -> Matcher:
     paused = gc.isenabled()
     gc.disable()
     try:
-        matcher = compile_watchlists(queries)
+        matcher = compile_watchlists(queries, concepts)
     finally:
         if paused:
             gc.enable()

@@ -33,7 +33,7 @@ from operator import itemgetter
 
 from consumers.matching.candidates import accepted, candidates
 from consumers.matching.document import DocumentAnalysis, Lexicon
-from consumers.matching.parse import parse_watchlist
+from consumers.matching.parse import Concepts, parse_watchlist
 from consumers.matching.syntax import Node
 from consumers.matching.values import Document, Found, Hit, hit_of
 from consumers.matching.watchlist_index import Pair, WatchlistIndex
@@ -121,6 +121,10 @@ def _joined(first: Hit, then: Hit) -> Hit:
     )
 
 
-def compile_watchlists(queries: Sequence[tuple[str, str]]) -> Matcher:
-    """Parse and index (name, query) pairs; the first invalid query raises WatchlistError."""
-    return Matcher([(name, parse_watchlist(name, text)) for name, text in queries])
+def compile_watchlists(
+    queries: Sequence[tuple[str, str]], concepts: Concepts | None = None
+) -> Matcher:
+    """Parse and index (name, query) pairs; the first invalid query raises WatchlistError.
+
+    `concepts`: the named sets `@name` in a query may refer to (`parse.Concepts`)."""
+    return Matcher([(name, parse_watchlist(name, text, concepts)) for name, text in queries])

@@ -7,7 +7,7 @@ Grammar, loosest binding first (operators are uppercase; "and", "or", "not" are 
     and     := unary (["AND"] unary)*          adjacency means AND
     unary   := "NOT"* near                     a query may be NOT-only ("NOT foo")
     near    := primary ["NEAR/" N primary]     both sides a term, phrase or wildcard; 1 <= N <= 50
-    primary := FIELD ":" primary | "(" or ")" | term | "phrase" | `exact`
+    primary := FIELD ":" primary | "(" or ")" | term | "phrase" | `exact` | "@" NAME
 
 A field (title, summary, feed, link; any case) applies to the term, phrase or group that
 follows it, the innermost field winning; without one a term searches title and summary.
@@ -15,11 +15,23 @@ follows it, the innermost field winning; without one a term searches title and s
 (NEAR/1: adjacent), in either order. `cut*` is a trailing wildcard (at least two
 characters before the star, also inside phrases). Terms are split into words by the same rules
 as article text (see `text`), so a term such as `Hong-Kong` or `U.S.` is a phrase.
+
+Concepts: `@name` refers to a named set of entries passed in by the caller (`concepts`: name
+-> entries; the parser reads no file). Each entry is one term, "quoted phrase", `backquoted`
+term or trailing wildcard, in the syntax above. `@name` is the OR of its entries, parsed in
+the fields that apply where it stands (`title:@places`), and each entry that matches is
+reported as a term, labelled as written in the concept. Where `@name` is a child of an OR,
+its entries become children of that OR, which reports the same terms. `@name` counts as one
+term towards `MAX_TERMS`; a concept holds at most `MAX_CONCEPT_ENTRIES` entries. An unknown
+name, an empty concept or an entry that is not a single term is a QuerySyntaxError at the
+column of the `@`.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,9 +54,16 @@ from consumers.matching.syntax import (
 )
 from consumers.matching.text import fold, is_unspaced, stem, tokenise
 
+# Named sets of entries that `@name` refers to: name -> entries (see the module docstring).
+Concepts = Mapping[str, Sequence[str]]
+MAX_CONCEPT_ENTRIES = 1000
+_NO_CONCEPTS: Concepts = {}
 
-def parse_query(text: str) -> Node:
-    """Parse a query into its syntax tree; raise QuerySyntaxError naming the column."""
+
+def parse_query(text: str, concepts: Concepts | None = None) -> Node:
+    """Parse a query into its syntax tree; raise QuerySyntaxError naming the column.
+
+    `concepts`: the sets `@name` may refer to (name -> entry strings); none by default."""
     if len(text) > MAX_QUERY_LENGTH:
         raise QuerySyntaxError(
             f"the query is longer than {MAX_QUERY_LENGTH} characters", MAX_QUERY_LENGTH + 1
@@ -52,13 +71,13 @@ def parse_query(text: str) -> Node:
     tokens = _lex(text)
     if tokens[0].kind == "END":
         raise QuerySyntaxError("the query is empty", 1)
-    return _Parser(tokens).parse()
+    return _Parser(tokens, _NO_CONCEPTS if concepts is None else concepts).parse()
 
 
-def parse_watchlist(name: str, text: str) -> Node:
+def parse_watchlist(name: str, text: str, concepts: Concepts | None = None) -> Node:
     """`parse_query`, with the error naming the watchlist."""
     try:
-        return parse_query(text)
+        return parse_query(text, concepts)
     except QuerySyntaxError as error:
         raise WatchlistError(name, error.column, error.message) from error
 
@@ -66,12 +85,14 @@ def parse_watchlist(name: str, text: str) -> Node:
 # --- lexer -------------------------------------------------------------------------------
 
 _TokenKind = Literal[
-    "(", ")", "AND", "OR", "NOT", "NEAR", "FIELD", "TERM", "PHRASE", "EXACT", "END"
+    "(", ")", "AND", "OR", "NOT", "NEAR", "FIELD", "TERM", "PHRASE", "EXACT", "CONCEPT", "END"
 ]
 _OPERATORS: dict[str, _TokenKind] = {"AND": "AND", "OR": "OR", "NOT": "NOT"}
 _TERM_STOP = frozenset('()"\u201c`')
 _FIELD_PREFIX = re.compile(r"([A-Za-z]+):")
 _NEAR = re.compile(r"NEAR/([0-9]{1,6})")
+_CONCEPT_START = re.compile(r"@[^\W]")  # "@" then a letter, digit or underscore
+_CONCEPT = re.compile(r"@([^\W][\w-]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +150,14 @@ def _lex_word(text: str, start: int, end: int, tokens: list[_Token]) -> int:
             raise QuerySyntaxError(
                 f"unknown field {field.group(1)!r}: use title, summary, feed or link", column
             )
-    if word in _OPERATORS:
+    if _CONCEPT_START.match(word):
+        concept = _CONCEPT.fullmatch(word)
+        if concept is None:
+            raise QuerySyntaxError(
+                f"{word} is not a concept name: use letters, digits, _ and - after @", column
+            )
+        tokens.append(_Token("CONCEPT", word, column, value=concept.group(1)))
+    elif word in _OPERATORS:
         tokens.append(_Token(_OPERATORS[word], word, column))
     elif word == "NEAR" or word.startswith("NEAR/"):
         near = _NEAR.fullmatch(word)
@@ -146,14 +174,17 @@ def _lex_word(text: str, start: int, end: int, tokens: list[_Token]) -> int:
 
 # --- parser ------------------------------------------------------------------------------
 
-_STARTS = frozenset({"TERM", "PHRASE", "EXACT", "FIELD", "(", "NOT"})
+_STARTS = frozenset({"TERM", "PHRASE", "EXACT", "CONCEPT", "FIELD", "(", "NOT"})
+_TERMS = ("TERM", "PHRASE", "EXACT")
 
 
 class _Parser:
-    def __init__(self, tokens: list[_Token]) -> None:
+    def __init__(self, tokens: list[_Token], concepts: Concepts) -> None:
         self._tokens = tokens
+        self._concepts = concepts
         self._pos = 0
         self._terms = 0
+        self._expanded: dict[int, Or] = {}  # the ORs that stand for a concept, by id
 
     def parse(self) -> Node:
         node = self._or(DEFAULT_FIELDS, 0)
@@ -178,7 +209,17 @@ class _Parser:
         while self._peek().kind == "OR":
             self._next()
             children.append(self._and(fields, depth))
-        return children[0] if len(children) == 1 else Or(tuple(children))
+        if len(children) == 1:
+            return children[0]
+        # A concept's entries join the OR it stands in: the same value and the same terms
+        # reported, and one-word entries become parts the index answers on its own.
+        spliced: list[Node] = []
+        for child in children:
+            if isinstance(child, Or) and id(child) in self._expanded:
+                spliced.extend(child.children)
+            else:
+                spliced.append(child)
+        return Or(tuple(spliced))
 
     def _and(self, fields: frozenset[str], depth: int) -> Node:
         children = [self._unary(fields, depth)]
@@ -242,14 +283,51 @@ class _Parser:
                 raise QuerySyntaxError(
                     f"{token.source} cannot be followed by another field", following.column
                 )
-            if following.kind not in ("TERM", "PHRASE", "EXACT", "("):
+            if following.kind not in ("TERM", "PHRASE", "EXACT", "CONCEPT", "("):
                 raise QuerySyntaxError(
                     f"{token.source} must be followed by a term, phrase or group", token.column
                 )
             return self._primary(frozenset({token.value}), depth, prefix=token.source)
-        if token.kind in ("TERM", "PHRASE", "EXACT"):
+        if token.kind in _TERMS:
             return self._term(token, fields, prefix)
+        if token.kind == "CONCEPT":
+            return self._concept(token, fields)
         raise self._missing_term(token)
+
+    def _concept(self, token: _Token, fields: frozenset[str]) -> Node:
+        """`@name`: the OR of the concept's entries, in `fields` (see the module docstring)."""
+        self._count(token)
+        name = token.value
+        entries = self._concepts.get(name)
+        if entries is None:
+            raise QuerySyntaxError(f"unknown concept {token.source}", token.column)
+        if isinstance(entries, str):  # a lone string is a sequence too: not what was meant
+            entries = (entries,)
+        if not entries:
+            raise QuerySyntaxError(f"the concept {token.source} has no entries", token.column)
+        if len(entries) > MAX_CONCEPT_ENTRIES:
+            raise QuerySyntaxError(
+                f"the concept {token.source} has more than {MAX_CONCEPT_ENTRIES} entries",
+                token.column,
+            )
+        terms: list[Node] = []
+        for entry in entries:
+            try:
+                terms.append(_entry_term(entry, fields))
+            except QuerySyntaxError as error:
+                raise QuerySyntaxError(
+                    f"the concept {token.source}, entry {entry!r}: {error.message}", token.column
+                ) from error
+        if len(terms) == 1:
+            return terms[0]
+        node = Or(tuple(terms))
+        self._expanded[id(node)] = node  # kept, so that no other node can reuse the id
+        return node
+
+    def _count(self, token: _Token) -> None:
+        self._terms += 1
+        if self._terms > MAX_TERMS:
+            raise QuerySyntaxError(f"the query has more than {MAX_TERMS} terms", token.column)
 
     def _missing_term(self, token: _Token) -> QuerySyntaxError:
         previous = self._previous()
@@ -260,23 +338,39 @@ class _Parser:
         return QuerySyntaxError(f"missing a term after {previous.source}", previous.column)
 
     def _term(self, token: _Token, fields: frozenset[str], prefix: str) -> Term:
-        self._terms += 1
-        if self._terms > MAX_TERMS:
-            raise QuerySyntaxError(f"the query has more than {MAX_TERMS} terms", token.column)
-        case_sensitive = token.kind == "EXACT"
-        if token.kind == "TERM":
-            words = _chunk_words(token.value, token.column, case_sensitive)
-        else:
-            words = []
-            for chunk in re.finditer(r"\S+", token.value):
-                column = token.column + 1 + chunk.start()
-                words.extend(_chunk_words(chunk.group(), column, case_sensitive))
-        if not words:
-            what = "term" if token.kind == "TERM" else "phrase"
-            raise QuerySyntaxError(
-                f"the {what} {token.source} has no letters or digits to search for", token.column
-            )
-        return Term(prefix + token.source, tuple(words), fields, case_sensitive, token.column)
+        self._count(token)
+        return _term(token, fields, prefix)
+
+
+@functools.lru_cache(maxsize=4096)  # the same concepts recur across thousands of watchlists
+def _entry_term(entry: str, fields: frozenset[str]) -> Term:
+    """One concept entry as a term in `fields`, labelled as written; columns are the entry's."""
+    tokens = _lex(entry.strip())
+    if tokens[0].kind == "END":
+        raise QuerySyntaxError("the entry is empty", 1)
+    if tokens[0].kind not in _TERMS or tokens[1].kind != "END":
+        raise QuerySyntaxError(
+            'an entry is one term, "quoted phrase", `exact term` or wildcard, without operators',
+            tokens[0].column,
+        )
+    return _term(tokens[0], fields, "")
+
+
+def _term(token: _Token, fields: frozenset[str], prefix: str) -> Term:
+    case_sensitive = token.kind == "EXACT"
+    if token.kind == "TERM":
+        words = _chunk_words(token.value, token.column, case_sensitive)
+    else:
+        words = []
+        for chunk in re.finditer(r"\S+", token.value):
+            column = token.column + 1 + chunk.start()
+            words.extend(_chunk_words(chunk.group(), column, case_sensitive))
+    if not words:
+        what = "term" if token.kind == "TERM" else "phrase"
+        raise QuerySyntaxError(
+            f"the {what} {token.source} has no letters or digits to search for", token.column
+        )
+    return Term(prefix + token.source, tuple(words), fields, case_sensitive, token.column)
 
 
 def _chunk_words(chunk: str, column: int, case_sensitive: bool) -> list[Word]:

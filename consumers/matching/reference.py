@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Container, Mapping, Sequence
 from typing import Protocol, assert_never
 
-from consumers.matching.parse import parse_watchlist
+from consumers.matching.parse import Concepts, parse_watchlist
 from consumers.matching.positions import FieldView, close, starts
 from consumers.matching.syntax import FIELD_ORDER, And, Near, Node, Not, Or, Term
 from consumers.matching.text import fold, tokenise
@@ -89,10 +89,12 @@ class NaiveMatcher:
         return hits
 
 
-def compile_naive(queries: Sequence[tuple[str, str]]) -> NaiveMatcher:
+def compile_naive(
+    queries: Sequence[tuple[str, str]], concepts: Concepts | None = None
+) -> NaiveMatcher:
     """Parse and compile (name, query) pairs; the first invalid query raises WatchlistError."""
     return NaiveMatcher(
-        [(name, compile_query(parse_watchlist(name, text))) for name, text in queries]
+        [(name, compile_query(parse_watchlist(name, text, concepts))) for name, text in queries]
     )
 
 
