@@ -3,7 +3,7 @@ no clock, no asyncio).
 
 The flow, one module per step:
 
-1. parse (`parse`): query text -> syntax tree (`syntax`: Term, And, Or, Not, Near), with
+1. parse (`lex`, `parse`): query text -> tokens -> syntax tree (`syntax`: Term, And, Or, Not, Near), with
    terms normalised by the word rules of `text` (words, folding, stemming), which documents
    go through as well. `parse_query` raises `QuerySyntaxError` naming the column;
    `parse_watchlist` wraps it as `WatchlistError` naming the watchlist too (`errors`).

@@ -1,4 +1,4 @@
-"""Where a query is parsed: the lexer and parser of the watchlist query language (pure).
+"""Where a query is parsed: tokens (`lex`) -> syntax tree (`syntax`), concepts expanded (pure).
 
 Grammar, loosest binding first (operators are uppercase; "and", "or", "not" are plain words)::
 
@@ -32,15 +32,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 from consumers.matching.errors import QuerySyntaxError, WatchlistError
+from consumers.matching.lex import Token, lex
 from consumers.matching.syntax import (
     DEFAULT_FIELDS,
-    FIELDS,
     MAX_DEPTH,
-    MAX_NEAR,
     MAX_QUERY_LENGTH,
     MAX_TERMS,
     MIN_PREFIX,
@@ -68,7 +65,7 @@ def parse_query(text: str, concepts: Concepts | None = None) -> Node:
         raise QuerySyntaxError(
             f"the query is longer than {MAX_QUERY_LENGTH} characters", MAX_QUERY_LENGTH + 1
         )
-    tokens = _lex(text)
+    tokens = lex(text)
     if tokens[0].kind == "END":
         raise QuerySyntaxError("the query is empty", 1)
     return _Parser(tokens, _NO_CONCEPTS if concepts is None else concepts).parse()
@@ -82,96 +79,6 @@ def parse_watchlist(name: str, text: str, concepts: Concepts | None = None) -> N
         raise WatchlistError(name, error.column, error.message) from error
 
 
-# --- lexer -------------------------------------------------------------------------------
-
-_TokenKind = Literal[
-    "(", ")", "AND", "OR", "NOT", "NEAR", "FIELD", "TERM", "PHRASE", "EXACT", "CONCEPT", "END"
-]
-_OPERATORS: dict[str, _TokenKind] = {"AND": "AND", "OR": "OR", "NOT": "NOT"}
-_TERM_STOP = frozenset('()"\u201c`')
-_FIELD_PREFIX = re.compile(r"([A-Za-z]+):")
-_NEAR = re.compile(r"NEAR/([0-9]{1,6})")
-_CONCEPT_START = re.compile(r"@[^\W]")  # "@" then a letter, digit or underscore
-_CONCEPT = re.compile(r"@([^\W][\w-]*)")
-
-
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: _TokenKind
-    source: str  # as written
-    column: int  # 1-based
-    value: str = ""  # phrase or backquote content, field name
-    distance: int = 0
-
-
-def _lex(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    i, n = 0, len(text)
-    while i < n:
-        char = text[i]
-        column = i + 1
-        if char.isspace():
-            i += 1
-        elif char in "()":
-            tokens.append(_Token("(" if char == "(" else ")", char, column))
-            i += 1
-        elif char in '"\u201c`':
-            closers = "`" if char == "`" else '"\u201d'
-            end = next((j for j in range(i + 1, n) if text[j] in closers), -1)
-            if end < 0:
-                what = "backquote" if char == "`" else "quote"
-                raise QuerySyntaxError(
-                    f"unterminated {what}: the closing {closers[0]} is missing", column
-                )
-            kind: _TokenKind = "EXACT" if char == "`" else "PHRASE"
-            tokens.append(_Token(kind, text[i : end + 1], column, value=text[i + 1 : end]))
-            i = end + 1
-        else:
-            end = i
-            while end < n and not text[end].isspace() and text[end] not in _TERM_STOP:
-                end += 1
-            i = _lex_word(text, i, end, tokens)
-    tokens.append(_Token("END", "end of query", n + 1))
-    return tokens
-
-
-def _lex_word(text: str, start: int, end: int, tokens: list[_Token]) -> int:
-    """Lex one run of non-space text; return where lexing continues."""
-    word = text[start:end]
-    column = start + 1
-    field = _FIELD_PREFIX.match(word)
-    if field and not word[field.end() :].startswith("//"):  # "https://" is not a field
-        name = field.group(1).lower()
-        followed = field.end() < len(word) or (end < len(text) and text[end] in _TERM_STOP)
-        if name in FIELDS:
-            tokens.append(_Token("FIELD", f"{name}:", column, value=name))
-            return start + field.end()
-        if followed:
-            raise QuerySyntaxError(
-                f"unknown field {field.group(1)!r}: use title, summary, feed or link", column
-            )
-    if _CONCEPT_START.match(word):
-        concept = _CONCEPT.fullmatch(word)
-        if concept is None:
-            raise QuerySyntaxError(
-                f"{word} is not a concept name: use letters, digits, _ and - after @", column
-            )
-        tokens.append(_Token("CONCEPT", word, column, value=concept.group(1)))
-    elif word in _OPERATORS:
-        tokens.append(_Token(_OPERATORS[word], word, column))
-    elif word == "NEAR" or word.startswith("NEAR/"):
-        near = _NEAR.fullmatch(word)
-        if near is None:
-            raise QuerySyntaxError("NEAR needs a distance, like NEAR/5", column)
-        distance = int(near.group(1))
-        if not 1 <= distance <= MAX_NEAR:
-            raise QuerySyntaxError(f"the NEAR distance must be between 1 and {MAX_NEAR}", column)
-        tokens.append(_Token("NEAR", word, column, distance=distance))
-    else:
-        tokens.append(_Token("TERM", word, column, value=word))
-    return end
-
-
 # --- parser ------------------------------------------------------------------------------
 
 _STARTS = frozenset({"TERM", "PHRASE", "EXACT", "CONCEPT", "FIELD", "(", "NOT"})
@@ -179,7 +86,7 @@ _TERMS = ("TERM", "PHRASE", "EXACT")
 
 
 class _Parser:
-    def __init__(self, tokens: list[_Token], concepts: Concepts) -> None:
+    def __init__(self, tokens: list[Token], concepts: Concepts) -> None:
         self._tokens = tokens
         self._concepts = concepts
         self._pos = 0
@@ -193,15 +100,15 @@ class _Parser:
             raise QuerySyntaxError("unbalanced parenthesis", token.column)
         return node
 
-    def _peek(self) -> _Token:
+    def _peek(self) -> Token:
         return self._tokens[self._pos]
 
-    def _next(self) -> _Token:
+    def _next(self) -> Token:
         token = self._tokens[self._pos]
         self._pos += 1
         return token
 
-    def _previous(self) -> _Token | None:
+    def _previous(self) -> Token | None:
         return self._tokens[self._pos - 2] if self._pos >= 2 else None
 
     def _or(self, fields: frozenset[str], depth: int) -> Node:
@@ -294,7 +201,7 @@ class _Parser:
             return self._concept(token, fields)
         raise self._missing_term(token)
 
-    def _concept(self, token: _Token, fields: frozenset[str]) -> Node:
+    def _concept(self, token: Token, fields: frozenset[str]) -> Node:
         """`@name`: the OR of the concept's entries, in `fields` (see the module docstring)."""
         self._count(token)
         name = token.value
@@ -324,12 +231,12 @@ class _Parser:
         self._expanded[id(node)] = node  # kept, so that no other node can reuse the id
         return node
 
-    def _count(self, token: _Token) -> None:
+    def _count(self, token: Token) -> None:
         self._terms += 1
         if self._terms > MAX_TERMS:
             raise QuerySyntaxError(f"the query has more than {MAX_TERMS} terms", token.column)
 
-    def _missing_term(self, token: _Token) -> QuerySyntaxError:
+    def _missing_term(self, token: Token) -> QuerySyntaxError:
         previous = self._previous()
         if previous is None or previous.kind == "(":
             if token.kind == ")":
@@ -337,7 +244,7 @@ class _Parser:
             return QuerySyntaxError(f"missing a term before {token.source}", token.column)
         return QuerySyntaxError(f"missing a term after {previous.source}", previous.column)
 
-    def _term(self, token: _Token, fields: frozenset[str], prefix: str) -> Term:
+    def _term(self, token: Token, fields: frozenset[str], prefix: str) -> Term:
         self._count(token)
         return _term(token, fields, prefix)
 
@@ -345,7 +252,7 @@ class _Parser:
 @functools.lru_cache(maxsize=4096)  # the same concepts recur across thousands of watchlists
 def _entry_term(entry: str, fields: frozenset[str]) -> Term:
     """One concept entry as a term in `fields`, labelled as written; columns are the entry's."""
-    tokens = _lex(entry.strip())
+    tokens = lex(entry.strip())
     if tokens[0].kind == "END":
         raise QuerySyntaxError("the entry is empty", 1)
     if tokens[0].kind not in _TERMS or tokens[1].kind != "END":
@@ -356,7 +263,7 @@ def _entry_term(entry: str, fields: frozenset[str]) -> Term:
     return _term(tokens[0], fields, "")
 
 
-def _term(token: _Token, fields: frozenset[str], prefix: str) -> Term:
+def _term(token: Token, fields: frozenset[str], prefix: str) -> Term:
     case_sensitive = token.kind == "EXACT"
     if token.kind == "TERM":
         words = _chunk_words(token.value, token.column, case_sensitive)
