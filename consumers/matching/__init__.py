@@ -3,10 +3,10 @@ no clock, no asyncio).
 
 The flow, one module per step:
 
-1. parse (`lex`, `parse`): query text -> tokens -> syntax tree (`syntax`: Term, And, Or, Not, Near), with
-   terms normalised by the word rules of `text` (words, folding, stemming), which documents
-   go through as well. `parse_query` raises `QuerySyntaxError` naming the column;
-   `parse_watchlist` wraps it as `WatchlistError` naming the watchlist too (`errors`).
+1. parse (`lex`, `parse`): query text -> tokens -> syntax tree (`syntax`: Term, And, Or,
+   Not, Near), with terms normalised by the word rules of `text` (words, folding, stemming),
+   which documents go through as well. `parse_query` raises `QuerySyntaxError` naming the
+   column; `parse_watchlist` wraps it as `WatchlistError` naming the watchlist too (`errors`).
 2. index (`query_keys`, `watchlist_index`): the keys a matching document must hold are
    derived from each tree (`query_keys`), and each query part is filed under them
    (`watchlist_index.WatchlistIndex`), one-word terms with their Hits prebuilt.

@@ -120,8 +120,8 @@ class KeyFinder:
         folded = _Kinds([k for k in keys if not k.startswith(CASE_MARK)])
         exact = _Kinds([k[1:] for k in keys if k.startswith(CASE_MARK)])
         # A partial, not a bound method: the memo must not refer back to its finder. Such a
-        # cycle, frozen out of the collector with a large matcher (`consumers.gc_policy.compile_matcher`),
-        # would never be freed, and every reload would leak the memo.
+        # cycle, frozen out of the collector with a large matcher (as the service does:
+        # `consumers.gc_policy`), would never be freed, and every reload would leak the memo.
         self.of: Memo[tuple[str, ...]] = Memo(partial(_find, folded, exact, lexicon))
 
 
