@@ -1,7 +1,7 @@
 """Finding a document's index keys: the matcher's regex split and memo against automata.
 
 The indexed matcher's fixed cost per article is finding which of the keys its queries are
-filed under (stems, wildcard prefixes, unspaced substrings: `required.key_of`) the title and
+filed under (stems, wildcard prefixes, unspaced substrings: `query_keys.key_of`) the title and
 summary hold. It splits each field with one regex and looks every word up in a memo
 (`keys.KeyFinder`). The issue asked for the fastest sound tool, measured: this benchmark
 times that path against the multi-pattern matchers on PyPI, on the same generated watchlists

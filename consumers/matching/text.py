@@ -23,8 +23,9 @@ Folding, for case-insensitive terms (everything except backquoted terms)
     identity ("ø", "ł", "æ" match only themselves); marks of other scripts (Devanagari
     vowel signs, Thai tone marks) are kept. Backquoted terms compare the NFKC text as it is.
 
-Limits (enforced by the parser, see `query`): at most 50 terms and 2,000 characters per
-query, parentheses 20 deep, at least 2 characters before a wildcard's *, NEAR/1 to NEAR/50.
+Limits (enforced by the parser, see `syntax` and `parse`): at most 50 terms and 2,000
+characters per query, parentheses 20 deep, at least 2 characters before a wildcard's *,
+NEAR/1 to NEAR/50.
 
 Light stemmer
     1. possessive: a trailing 's, ’s or bare apostrophe is removed (China's → China,
