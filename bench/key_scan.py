@@ -1,7 +1,7 @@
 """Finding a document's index keys: the matcher's regex split and memo against automata.
 
 The indexed matcher's fixed cost per article is finding which of the keys its queries are
-filed under (stems, wildcard prefixes, unspaced substrings: `required.key_of`) the title and
+filed under (stems, wildcard prefixes, unspaced substrings: `query_keys.key_of`) the title and
 summary hold. It splits each field with one regex and looks every word up in a memo
 (`keys.KeyFinder`). The issue asked for the fastest sound tool, measured: this benchmark
 times that path against the multi-pattern matchers on PyPI, on the same generated watchlists
@@ -49,12 +49,12 @@ from typing import Any
 
 from match import DEFAULT_REALDATA, WORKLOADS, generate_workload, real_articles
 
-from consumers.matching.hits import Document
-from consumers.matching.keys import KeyFinder, Lexicon
-from consumers.matching.naive import parse_watchlist
-from consumers.matching.query import terms
-from consumers.matching.required import term_keys
+from consumers.matching.document import KeyFinder, Lexicon
+from consumers.matching.parse import parse_watchlist
+from consumers.matching.query_keys import term_keys
+from consumers.matching.syntax import terms
 from consumers.matching.text import tokenise_fast
+from consumers.matching.values import Document
 
 MIN_SECONDS = 1.0  # each method loops over the corpus at least this long
 

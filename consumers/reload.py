@@ -29,7 +29,8 @@ from typing import NamedTuple
 
 import structlog
 
-from consumers.matching import Matcher, WatchlistError, compile_watchlists
+from consumers.gc_policy import compile_matcher
+from consumers.matching import Concepts, Matcher, WatchlistError
 from service.errors import ConfigError
 from service.settings import WatchlistConfig, load_settings
 
@@ -62,6 +63,7 @@ class MatcherHolder:
         self,
         watchlists: Sequence[WatchlistConfig],
         *,
+        concepts: Concepts | None = None,
         destinations: Collection[str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -73,8 +75,9 @@ class MatcherHolder:
         self._destinations = None if destinations is None else frozenset(destinations)
         self._clock = clock
         self._lock = threading.Lock()  # one reload at a time; readers never take it
-        self._key = _key(watchlists)
-        self._current = _build(watchlists, 1, clock())
+        concepts = concepts or {}
+        self._key = _key(watchlists, concepts)
+        self._current = _build(watchlists, concepts, 1, clock())
         self.fingerprint: str | None = None  # sha256 of the file content last loaded
         self.last_error: str | None = None
         self.failures = 0
@@ -112,13 +115,15 @@ class MatcherHolder:
             if problems:
                 return self._fail(problems)
             self.fingerprint = fingerprint
-            key = _key(settings.watchlists)
+            key = _key(settings.watchlists, settings.concepts)
             if key == self._key:
                 self._recovered()
                 return ReloadOutcome(ok=True, changed=False, version=self.version)
             started = time.perf_counter()
             try:
-                rules = _build(settings.watchlists, self.version + 1, self._clock())
+                rules = _build(
+                    settings.watchlists, settings.concepts, self.version + 1, self._clock()
+                )
             except (
                 WatchlistError
             ) as exc:  # a bad query is reported here, naming watchlist and column
@@ -168,12 +173,16 @@ class MatcherHolder:
         self.last_error = None
 
 
-def _key(watchlists: Sequence[WatchlistConfig]) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
-    return tuple((w.name, w.query, tuple(w.destinations)) for w in watchlists)
+def _key(watchlists: Sequence[WatchlistConfig], concepts: Concepts) -> tuple[object, ...]:
+    """What the running rules depend on: a reload that changes none of it changes nothing."""
+    rules = tuple((w.name, w.query, tuple(w.destinations)) for w in watchlists)
+    return rules, tuple(sorted((k, tuple(v)) for k, v in concepts.items()))
 
 
-def _build(watchlists: Sequence[WatchlistConfig], version: int, now: datetime) -> Rules:
-    matcher = compile_watchlists([(w.name, w.query) for w in watchlists])
+def _build(
+    watchlists: Sequence[WatchlistConfig], concepts: Concepts, version: int, now: datetime
+) -> Rules:
+    matcher = compile_matcher([(w.name, w.query) for w in watchlists], concepts)
     routes = {w.name: tuple(w.destinations) for w in watchlists}
     return Rules(matcher, routes, version, now)
 

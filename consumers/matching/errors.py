@@ -1,11 +1,13 @@
-"""Errors of the query language. Both are config errors: retrying never helps."""
+"""Errors of the query language. Both are config errors: retrying never helps.
+
+Plain `ValueError`s, so the pure core depends on nothing outside the standard library; the
+service validates every query while loading its settings and reports these there.
+"""
 
 from __future__ import annotations
 
-from service.errors import NewsalertError
 
-
-class QuerySyntaxError(NewsalertError, ValueError):
+class QuerySyntaxError(ValueError):
     """A query that cannot be parsed or breaks a limit.
 
     `message` is one sentence without the position; `column` is 1-based in the query text.
@@ -20,7 +22,7 @@ class QuerySyntaxError(NewsalertError, ValueError):
         return f"QuerySyntaxError({self.message!r}, column={self.column})"
 
 
-class WatchlistError(NewsalertError, ValueError):
+class WatchlistError(ValueError):
     """A watchlist whose query is invalid; str() names the watchlist and the column."""
 
     def __init__(self, watchlist: str, column: int, message: str) -> None:

@@ -23,8 +23,9 @@ Folding, for case-insensitive terms (everything except backquoted terms)
     identity ("ø", "ł", "æ" match only themselves); marks of other scripts (Devanagari
     vowel signs, Thai tone marks) are kept. Backquoted terms compare the NFKC text as it is.
 
-Limits (enforced by the parser, see `query`): at most 50 terms and 2,000 characters per
-query, parentheses 20 deep, at least 2 characters before a wildcard's *, NEAR/1 to NEAR/50.
+Limits (enforced by the parser, see `syntax` and `parse`): at most 50 terms and 2,000
+characters per query, parentheses 20 deep, at least 2 characters before a wildcard's *,
+NEAR/1 to NEAR/50.
 
 Light stemmer
     1. possessive: a trailing 's, ’s or bare apostrophe is removed (China's → China,
@@ -103,14 +104,14 @@ def _word_pattern() -> re.Pattern[str]:
 @functools.cache
 def _bmp_marks() -> re.Pattern[str]:
     """Marks of the Basic Multilingual Plane. Restricted to it, re tests a class with a bitmap
-    per character; with the astral ranges it walks hundreds of ranges (measured: 50x slower)."""
+    per character; with the astral ranges it walks hundreds of ranges (bench/RESULTS.md)."""
     bmp = [(low, min(high, 0xFFFF)) for low, high in _mark_ranges() if low <= 0xFFFF]
     return re.compile(f"[{_char_class(bmp)}]")
 
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 # `_word_pattern` for text without combining marks: its mark groups can never match there, so
-# the two patterns find the same words; this one does it in half the time.
+# the two patterns find the same words; this one does it faster (bench/RESULTS.md).
 _UNMARKED_WORD = re.compile(rf"[^\W_]+(?:[{_APOSTROPHES}][^\W_]+)*[{_APOSTROPHES}]?")
 
 
@@ -188,8 +189,8 @@ def _add_words(word: str, words: list[str]) -> None:
 # "s" run standing where `tokenise` removes a possessive ending (right after an apostrophe that
 # follows a letter or digit, and not followed by another apostrophe). The test comes after the
 # run, as a look-behind over its last three characters (only a one-letter run can fail it), so
-# the pattern starts with a plain class and re skips between words in C: measured, twice as
-# fast as testing at every position before the run.
+# the pattern starts with a plain class and re skips between words in C, faster than testing
+# at every position before the run (bench/RESULTS.md).
 def _words_pattern(alnum: str) -> re.Pattern[str]:
     return re.compile(f"{alnum}+(?:(?<!{alnum}[{_APOSTROPHES}][sS])|(?=[{_APOSTROPHES}]))")
 
@@ -199,7 +200,7 @@ _ASCII_RUN = re.compile("[A-Za-z0-9]+")  # the same without an apostrophe: faste
 _PLAIN_WORD = _words_pattern(r"[^\W_]")
 # The same for text of Latin-1 letters and common typographic punctuation (European news):
 # the letters and digits of Latin-1 spelled out, which re tests with a bitmap per character
-# rather than a Unicode lookup (measured: twice as fast).
+# rather than a Unicode lookup (faster: bench/RESULTS.md).
 _LATIN_ALNUM = "".join(
     re.escape(chr(code)) for code in range(256) if re.match(r"[^\W_]", chr(code))
 )
@@ -221,7 +222,7 @@ def tokenise_fast(text: str) -> list[str]:
         return (_ASCII_WORD if "'" in text else _ASCII_RUN).findall(text)
     if "\u2026" in text:  # NFKC would turn the ellipsis, common in summaries, into "..."
         text = text.replace("\u2026", "...")
-    if not unicodedata.is_normalized("NFKC", text):  # the check is 3x faster than normalising
+    if not unicodedata.is_normalized("NFKC", text):  # checking is cheaper than normalising
         text = unicodedata.normalize("NFKC", text)
     if _NOT_LATIN.search(text) is None:  # no mark or unspaced script can be there
         apostrophe = "'" in text or "\u2019" in text

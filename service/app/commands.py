@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 
 from consumers import kafka_dlq
+from consumers.gc_policy import compile_matcher
 from consumers.matcher import document_of
-from consumers.matching import Hit, compile_watchlists
+from consumers.matching import Hit
 from service.app.embedded import DB_NAME, fetch_limits, run_forever
 from service.app.embedded import run_once as pipeline_run_once
 from service.app.kafka import ROLES, run_roles
@@ -93,7 +94,7 @@ async def run_service(
 
 
 async def match(settings: Settings, sources: Sequence[str], *, as_json: bool) -> int:
-    matcher = compile_watchlists([(w.name, w.query) for w in settings.watchlists])
+    matcher = compile_matcher([(w.name, w.query) for w in settings.watchlists], settings.concepts)
     failures = 0
     limits = fetch_limits(settings)
     async with make_client(limits) as client:

@@ -11,9 +11,8 @@ from service.settings import Settings, load_settings
 
 def query_problem(query: str, concepts: Mapping[str, Sequence[str]]) -> tuple[int, str] | None:
     """None when the query parses, else the column and the reason."""
-    del concepts  # TODO(concepts): parse_query(query, concepts=concepts) once the parser has it
     try:
-        parse_query(query)
+        parse_query(query, concepts=concepts)
     except QuerySyntaxError as exc:
         return exc.column, str(exc)
     return None

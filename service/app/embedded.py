@@ -65,7 +65,11 @@ class Embedded:
 
 
 def matcher_holder(settings: Settings) -> MatcherHolder:
-    return MatcherHolder(settings.watchlists, destinations=[d.name for d in settings.destinations])
+    return MatcherHolder(
+        settings.watchlists,
+        concepts=settings.concepts,
+        destinations=[d.name for d in settings.destinations],
+    )
 
 
 @asynccontextmanager

@@ -225,7 +225,7 @@ def test_many_watchlists_sharing_words_come_back_in_config_order() -> None:
 
 
 def test_a_replaced_matcher_leaves_no_cycles_behind() -> None:
-    # A large matcher is frozen out of the cycle collector (compile_watchlists), so anything of
+    # A large matcher is frozen out of the cycle collector (gc_policy), so anything of
     # it caught in a reference cycle would never be freed: every reload would leak it.
     queries = [
         "gold OR silver",

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers.matching import Document, QuerySyntaxError, compile_watchlists, parse_query
-from consumers.matching.query import And, Near, Node, Not, Or, Term
+from consumers.matching.syntax import And, Near, Node, Not, Or, Term
 
 
 def show(node: Node) -> str:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# What an evaluator reports: a (term label, field) pair per term that made a query match.
+Found = list[tuple[str, str]]
+
 
 @dataclass(frozen=True)
 class Document:
@@ -37,7 +40,7 @@ class Hit:
         return tuple(zip(self.terms, self.fields, strict=False))
 
 
-def hit_of(watchlist: str, found: list[tuple[str, str]]) -> Hit:
+def hit_of(watchlist: str, found: Found) -> Hit:
     """A Hit from an evaluator's (label, field) pairs: each term once, at its first field."""
     if len(found) == 1:  # the commonest case, by far
         label, field_name = found[0]

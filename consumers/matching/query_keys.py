@@ -1,4 +1,4 @@
-"""Which words a document must contain for a query to match: the presearch side of the index.
+"""The keys a query needs: which words a document must hold for it to match (presearch).
 
 A query's requirement is a list of *clauses*; each clause is a set of keys, and a document can
 match only if it holds at least one key of every clause. Keys are strings:
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from consumers.matching.query import And, Near, Node, Not, Or, Term, Word
+from consumers.matching.syntax import And, Near, Node, Not, Or, Term, Word
 
 Clause = frozenset[str]
 

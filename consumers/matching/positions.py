@@ -1,17 +1,19 @@
-"""One document's words, looked up by the compiled queries (pure, no I/O).
+"""Word positions of one field, and where phrases start and NEAR spans meet (pure, no I/O).
 
-`FieldView` is what evaluators read. `DocumentIndex` is the straightforward way to build views
-(tokenise, fold and stem each field on first use, with the functions of `text`); the indexed
-matcher builds the same views from its own faster analysis (`analysis.DocumentAnalysis`).
+`FieldView` is what position-based evaluation reads: the reference evaluator for every term,
+the indexed matcher's for NEAR only. The reference builds views with the plain functions of
+`text` (`reference.DocumentIndex`), the indexed matcher from its own faster analysis
+(`document.DocumentAnalysis`); `starts` and `close` are the one implementation of phrase
+and NEAR positions that both use.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Sequence
 
-from consumers.matching.query import Word
-from consumers.matching.text import fold, is_unspaced, stem, tokenise
+from consumers.matching.syntax import Word
+from consumers.matching.text import is_unspaced, stem
 
 _NONE: tuple[int, ...] = ()
 
@@ -76,26 +78,29 @@ class FieldView:
         return sorted(found)
 
 
-class DocumentIndex:
-    """Fields are tokenised on first use and at most once; views are built on first use."""
+def starts(view: FieldView, words: Sequence[Word]) -> Sequence[int]:
+    """Sorted positions where all of `words` begin, in order and adjacent."""
+    found = view.positions(words[0])
+    for offset, word in enumerate(words[1:], start=1):
+        if not found:
+            break
+        following = set(view.positions(word))
+        found = [start for start in found if start + offset in following]
+    return found
 
-    __slots__ = ("_texts", "_views", "_words")
 
-    def __init__(self, texts: Mapping[str, str]) -> None:
-        self._texts = texts
-        self._words: dict[str, list[str]] = {}
-        self._views: dict[tuple[str, bool], FieldView] = {}
-
-    def words(self, field: str, case_sensitive: bool) -> Container[str]:
-        return self.view(field, case_sensitive).stems
-
-    def view(self, field: str, case_sensitive: bool) -> FieldView:
-        key = (field, case_sensitive)
-        view = self._views.get(key)
-        if view is None:
-            words = self._words.get(field)
-            if words is None:
-                words = self._words[field] = tokenise(self._texts.get(field, ""))
-            view = FieldView(words if case_sensitive else [fold(word) for word in words])
-            self._views[key] = view
-        return view
+def close(
+    lefts: Sequence[int], left_length: int, rights: Sequence[int], right_length: int, distance: int
+) -> bool:
+    """Some right span starts within `distance` words after a left span ends, or ends within
+    `distance` words before it starts; spans may not overlap. `rights` is sorted."""
+    for start in lefts:
+        end = start + left_length - 1
+        after = bisect_left(rights, end + 1)
+        if after < len(rights) and rights[after] <= end + distance:
+            return True
+        before_low = start - distance - right_length + 1
+        before = bisect_left(rights, before_low)
+        if before < len(rights) and rights[before] <= start - right_length:
+            return True
+    return False
