@@ -51,7 +51,7 @@ def _answers() -> bool:
         return False
 
 
-def _apt_install(*packages: str) -> str | None:
+def apt_install(*packages: str) -> str | None:
     """apt-get install `packages`; None when done, else what went wrong."""
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *packages]):
@@ -74,7 +74,7 @@ def ensure_engine() -> tuple[str | None, subprocess.Popen[bytes] | None]:
                 "no Docker engine, and installing one (apt-get install docker.io) needs root",
                 None,
             )
-        problem = _apt_install("docker.io")
+        problem = apt_install("docker.io")
         if problem is not None:
             return problem, None
         if _answers():  # the package's service may have started it
@@ -108,7 +108,7 @@ def ensure_base() -> str:
     if base:
         return base
     if shutil.which("debootstrap") is None and os.geteuid() == 0:
-        problem = _apt_install("debootstrap")
+        problem = apt_install("debootstrap")
         if problem is not None:
             raise RuntimeError(problem)
     made = subprocess.run(  # noqa: S603 - our own script
