@@ -105,6 +105,7 @@ def test_service_runs_unprivileged_turns_healthy_and_stops_cleanly_with_deliveri
 
             assert code == 0, service.tail()
             assert took < 10, f"stopped after {took:.1f} s, past the grace period"
+            assert took > 2, f"stopped after {took:.1f} s: the delivery in flight was not awaited"
             assert "service_stopped" in events, service.tail()
             assert "drain_deadline_passed" not in events, service.tail()
             [delivered] = hook.received
