@@ -1,26 +1,45 @@
-# syntax=docker/dockerfile:1
 # newsalert: one image, one role per container (run, poller, matcher, notifier).
+#
+# PYTHON_IMAGE is the base of both stages: the official python:3.11-slim by default, or any
+# image with python3 (>= 3.11) and its venv module, such as the Debian bookworm base that
+# scripts/base-image makes where no registry is reachable. Plain Dockerfile syntax, so the
+# legacy builder (DOCKER_BUILDKIT=0) builds it as well as BuildKit.
+ARG PYTHON_IMAGE=python:3.11-slim
 
-FROM python:3.11-slim AS builder
+# The dependency list, read from pyproject alone. Only this file goes on to the builder, so an
+# edit elsewhere in pyproject (tool settings, version) still reuses the installed dependencies.
+FROM ${PYTHON_IMAGE} AS requirements
+WORKDIR /src
+COPY pyproject.toml ./
+RUN python3 -c "import tomllib, pathlib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; pathlib.Path('requirements.txt').write_text('\n'.join(deps) + '\n')"
+
+
+FROM ${PYTHON_IMAGE} AS builder
+# Optional, for builds that must use another package index or trust a proxy's CA (pip reads
+# them from the environment); unset by default.
+ARG PIP_INDEX_URL
+ARG PIP_CERT
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
-RUN python -m venv /opt/venv
+# python3, not python: bookworm's interpreter is /usr/bin/python3 and has no `python`.
+RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
-# Dependencies first, read from pyproject alone, so editing the code reuses this layer.
-COPY pyproject.toml README.md ./
-RUN python -c "import tomllib, pathlib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; pathlib.Path('requirements.txt').write_text('\n'.join(deps) + '\n')" \
- && pip install --no-cache-dir -r requirements.txt
+# Dependencies first, so editing the code (or the README) reuses this layer.
+COPY --from=requirements /src/requirements.txt ./
+RUN pip install --no-cache-dir -r requirements.txt
 
-# Then the package itself, non-editable, without touching the dependencies again.
+# Then the package itself, non-editable, without touching the dependencies again (the README
+# is the package's long description, so the build needs it).
+COPY pyproject.toml README.md ./
 COPY service ./service
 COPY consumers ./consumers
 RUN pip install --no-cache-dir --no-deps /src
 
 
-FROM python:3.11-slim AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
@@ -30,7 +49,7 @@ RUN groupadd --system --gid 10001 newsalert \
       --shell /usr/sbin/nologin newsalert \
  && mkdir -p /app/data \
  && chown newsalert:newsalert /app/data
-# Same path as in the builder: the venv's scripts point at /opt/venv/bin/python.
+# Same path and same base as in the builder: the venv's python links to the base's python3.
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY config ./config
