@@ -39,9 +39,17 @@ QueryCheck = Callable[[str], tuple[int, str] | None]
 
 
 def load_settings(
-    path: Path, environ: Mapping[str, str] | None = None, *, check_query: QueryCheck | None = None
+    path: Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    check_query: QueryCheck | None = None,
+    require_feeds: bool = True,
 ) -> Settings:
-    """Read, expand, validate and cross-check the config; raise ConfigError listing every problem."""
+    """Read, expand, validate and cross-check the config; raise ConfigError listing every problem.
+
+    `require_feeds=False` is for commands that poll nothing (`match`): a config without
+    `feeds:` is then valid.
+    """
     env = os.environ if environ is None else environ
     where = str(path)
     try:
@@ -94,7 +102,9 @@ def load_settings(
             for loc, line in _describe_validation(exc, where, loaded.positions, loaded.data, env)
             if not any(u[: len(loc)] == loc for u in unset)
         )
-    problems.extend(_cross_check(loaded.data, where, loaded.positions, check_query))
+    problems.extend(
+        _cross_check(loaded.data, where, loaded.positions, check_query, require_feeds=require_feeds)
+    )
     if problems:
         raise ConfigError(problems)
     assert settings is not None
@@ -114,6 +124,8 @@ def _cross_check(
     where: str,
     positions: dict[Loc, tuple[int, int]],
     check_query: QueryCheck | None,
+    *,
+    require_feeds: bool = True,
 ) -> list[str]:
     """Rules across entries, checked on the raw data so they are reported with the type errors."""
 
@@ -155,7 +167,7 @@ def _cross_check(
             report(
                 ("watchlists", i, "query"), f"watchlist '{name}': query column {column}: {reason}"
             )
-    for section in ("feeds", "watchlists"):
+    for section in ("feeds", "watchlists") if require_feeds else ("watchlists",):
         if not data.get(section):
             report((section,), f"no {section} configured: add at least one under {section}:")
     return problems
