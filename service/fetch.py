@@ -47,6 +47,16 @@ class FetchLimits:
     max_redirects: int = 5
     per_host: int = 2  # concurrent requests per host
     user_agent: str = "newsalert/0.1 (feed alert service)"
+    ca_bundle: str | None = None  # PEM file of CA certificates trusted besides the default ones
+
+
+def tls_verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """Certificates are always checked: against the default CAs, plus those of `ca_bundle`."""
+    if ca_bundle is None:
+        return True
+    context = httpx.create_ssl_context(verify=True)
+    context.load_verify_locations(cafile=ca_bundle)
+    return context
 
 
 @dataclass(frozen=True)
@@ -63,15 +73,17 @@ def make_client(
     limits: FetchLimits,
     *,
     resolver: Resolver = system_resolve,
-    verify: ssl.SSLContext | bool = True,
+    verify: ssl.SSLContext | bool | None = None,
 ) -> httpx.AsyncClient:
     """The one HTTP client of a process. Redirects are followed by hand, hop by hop.
 
     Every connection goes through `PinnedBackend`: it connects only to addresses it checked,
     under the policy the caller sets with `netguard.private_allowed`. An explicit transport
     also means proxy variables from the environment are not used (a proxy would connect for
-    us, past the check).
+    us, past the check). `verify` defaults to the default CAs plus `limits.ca_bundle`.
     """
+    if verify is None:
+        verify = tls_verify(limits.ca_bundle)
     http_limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     return httpx.AsyncClient(
         transport=_PinnedTransport(http_limits, PinnedBackend(resolver=resolver), verify),
@@ -172,6 +184,11 @@ class Fetcher:
                     error.retriable = False
                     raise error from None
                 except httpx.HTTPError as exc:
+                    if (untrusted := _certificate_problem(exc)) is not None:
+                        raise FetchError(
+                            f"The TLS certificate of {host} cannot be trusted ({untrusted}); "
+                            "trust a private CA with network.ca_bundle."
+                        ) from None
                     raise FetchError(f"Request to {host} failed ({_describe(exc)}).") from None
             if isinstance(hop, FetchResult):
                 return hop
@@ -362,6 +379,18 @@ def _describe(exc: httpx.HTTPError) -> str:
     cause = exc.__cause__ or exc.__context__
     reason = getattr(cause, "strerror", None) if cause is not None else None
     return f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+
+
+def _certificate_problem(exc: BaseException) -> str | None:
+    """OpenSSL's reason when `exc` comes from a failed certificate check, else None."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or seen.reason or "certificate verify failed")
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _host(url: str) -> str:

@@ -112,11 +112,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+# Commands that read no feed from the config, so a config without `feeds:` is fine for them.
+FEEDLESS_COMMANDS = frozenset({"match", "stories", "eval"})
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from service.app import commands
 
     path = resolve_config_path(getattr(args, "config", None), os.environ)
-    settings = load_config(path)
+    settings = load_config(path, require_feeds=args.command not in FEEDLESS_COMMANDS)
     # Before any command runs: logs go to stderr, so stdout stays clean for `match --json`.
     configure_logging(settings.logging.level, settings.logging.format)
     if args.command == "check":

@@ -18,6 +18,11 @@ def query_problem(query: str, concepts: Mapping[str, Sequence[str]]) -> tuple[in
     return None
 
 
-def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
-    """`load_settings` with the watchlist queries parsed too; raises ConfigError."""
-    return load_settings(path, environ, check_query=query_problem)
+def load_config(
+    path: Path, environ: Mapping[str, str] | None = None, *, require_feeds: bool = True
+) -> Settings:
+    """`load_settings` with the watchlist queries parsed too; raises ConfigError.
+
+    `require_feeds=False` for commands that poll nothing (`match`, and a future `stories`).
+    """
+    return load_settings(path, environ, check_query=query_problem, require_feeds=require_feeds)

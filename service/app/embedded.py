@@ -49,6 +49,7 @@ def fetch_limits(settings: Settings) -> FetchLimits:
         max_redirects=p.max_redirects,
         per_host=p.per_host,
         user_agent=p.user_agent,
+        ca_bundle=settings.network.ca_bundle,
     )
 
 

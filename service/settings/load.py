@@ -41,9 +41,17 @@ QueryCheck = Callable[[str, Mapping[str, Sequence[str]]], tuple[int, str] | None
 
 
 def load_settings(
-    path: Path, environ: Mapping[str, str] | None = None, *, check_query: QueryCheck | None = None
+    path: Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    check_query: QueryCheck | None = None,
+    require_feeds: bool = True,
 ) -> Settings:
-    """Read, expand, validate and cross-check the config; raise ConfigError listing every problem."""
+    """Read, expand, validate and cross-check the config; raise ConfigError listing every problem.
+
+    `require_feeds=False` is for commands that poll nothing (`match`): a config without
+    `feeds:` is then valid.
+    """
     env = os.environ if environ is None else environ
     where = str(path)
     try:
@@ -105,7 +113,16 @@ def load_settings(
             for loc, line in _describe_validation(exc, where, loaded.positions, loaded.data, env)
             if not any(u[: len(loc)] == loc for u in unset)
         )
-    problems.extend(_cross_check(loaded.data, where, loaded.positions, check_query, concepts))
+    problems.extend(
+        _cross_check(
+            loaded.data,
+            where,
+            loaded.positions,
+            check_query,
+            concepts,
+            require_feeds=require_feeds,
+        )
+    )
     if problems:
         raise ConfigError(problems)
     assert settings is not None
@@ -126,6 +143,8 @@ def _cross_check(
     positions: dict[Loc, tuple[int, int]],
     check_query: QueryCheck | None,
     concepts: Mapping[str, Sequence[str]],
+    *,
+    require_feeds: bool = True,
 ) -> list[str]:
     """Rules across entries, checked on the raw data so they are reported with the type errors."""
 
@@ -167,7 +186,7 @@ def _cross_check(
             report(
                 ("watchlists", i, "query"), f"watchlist '{name}': query column {column}: {reason}"
             )
-    for section in ("feeds", "watchlists"):
+    for section in ("feeds", "watchlists") if require_feeds else ("watchlists",):
         if not data.get(section):
             report((section,), f"no {section} configured: add at least one under {section}:")
     return problems

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from service.fetch import FetchLimits
 from service.settings.types import (
@@ -63,6 +64,22 @@ class PollingSettings(Section):
 
 class NetworkSettings(Section):
     allow_private: bool = False
+    # A PEM file of CA certificates trusted for feed fetches besides the default ones.
+    ca_bundle: str | None = None
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _loadable(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ssl.create_default_context().load_verify_locations(cafile=value)
+        except FileNotFoundError:
+            raise ValueError(f"no such file: {value}") from None
+        except (OSError, ssl.SSLError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise ValueError(f"not a readable PEM file of CA certificates: {reason}") from None
+        return value
 
 
 class DeliverySettings(Section):

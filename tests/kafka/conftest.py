@@ -1,8 +1,9 @@
 """A real Apache Kafka broker for tests/kafka.
 
 NEWSALERT_TEST_KAFKA=host:port uses an existing broker; otherwise scripts/kafka starts a
-single-node KRaft broker for the session and stops it at the end. Without Java the tests
-skip locally but fail under CI, where Kafka tests must never be skipped.
+single-node KRaft broker for the session and stops it at the end. Without Java or Maven every
+Kafka test FAILS, in CI or not, with a message saying what to install: the suite must never pass
+(or skip) with no Kafka test run.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     # Fetch the jars here, outside any test's timeout, when a broker will be needed.
     wanted = any(HERE in item.path.parents for item in session.items)
-    if wanted and not os.environ.get("NEWSALERT_TEST_KAFKA") and java_missing() is None:
+    if wanted and not os.environ.get("NEWSALERT_TEST_KAFKA") and tools_missing() is None:
         subprocess.run(  # noqa: S603 - our own script, fixed argv
             [sys.executable, str(SCRIPT), "fetch"],
             capture_output=True,
@@ -42,20 +43,24 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         )
 
 
-def java_missing() -> str | None:
-    """Why scripts/kafka cannot run here, or None when it can."""
+def tools_missing() -> str | None:
+    """Why scripts/kafka cannot run here, or None when it can (it needs Java and Maven)."""
+    missing = []
     home = os.environ.get("JAVA_HOME")
-    if home and (Path(home) / "bin" / "java").is_file():
-        return None
-    if shutil.which("java"):
-        return None
-    return "java is not installed (scripts/kafka needs a Java 17+ JVM to run Kafka)"
+    if not (home and (Path(home) / "bin" / "java").is_file()) and not shutil.which("java"):
+        missing.append("java is not installed (scripts/kafka needs a Java 17+ JVM to run Kafka)")
+    if not shutil.which("mvn"):
+        missing.append("mvn is not installed (scripts/kafka fetches Kafka's jars with Maven)")
+    return "; ".join(missing) or None
 
 
-def skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"Kafka tests must not be skipped in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
+def fail_without_tools(reason: str) -> None:
+    """No Kafka test may be skipped, in CI or not: ./scripts/test must fail without them."""
+    pytest.fail(
+        f"the Kafka tests cannot run: {reason}. Install Java 17+ and Maven, or set "
+        "NEWSALERT_TEST_KAFKA=host:port to use a running broker.",
+        pytrace=False,
+    )
 
 
 def run_script(*args: str, timeout: float = START_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
@@ -71,9 +76,9 @@ def run_script(*args: str, timeout: float = START_TIMEOUT_S) -> subprocess.Compl
 @pytest.fixture(scope="session")
 def kafka_script() -> Path:
     """scripts/kafka, once Java is known to be there (for tests that run brokers themselves)."""
-    reason = java_missing()
+    reason = tools_missing()
     if reason is not None:
-        skip_or_fail(reason)
+        fail_without_tools(reason)
     return SCRIPT
 
 
@@ -83,9 +88,9 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    reason = java_missing()
+    reason = tools_missing()
     if reason is not None:
-        skip_or_fail(reason)
+        fail_without_tools(reason)
     run_dir = tmp_path_factory.mktemp("kafka")
     started = run_script("start", "--dir", str(run_dir))
     found = re.search(r"^bootstrap=(\S+)$", started.stdout, re.MULTILINE)
