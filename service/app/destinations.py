@@ -7,6 +7,7 @@ import httpx
 from consumers.delivery import DeliveryPolicy
 from consumers.destinations.base import Destination
 from consumers.destinations.console import ConsoleDestination
+from consumers.destinations.discord import DiscordDestination
 from consumers.destinations.slack import SlackDestination
 from consumers.destinations.webhook import WebhookDestination
 from service.settings import Settings
@@ -27,6 +28,10 @@ def build_destinations(settings: Settings, client: httpx.AsyncClient) -> dict[st
             secret = cfg.secret.get_secret_value() if cfg.secret else None
             dest = WebhookDestination(
                 cfg.name, url, secret, client, timeout=timeout, allow_private=allow_private
+            )
+        elif cfg.type == "discord":
+            dest = DiscordDestination(
+                cfg.name, url, client, timeout=timeout, allow_private=allow_private
             )
         else:
             dest = ConsoleDestination(cfg.name)
