@@ -7,6 +7,7 @@ import httpx
 from consumers.delivery import DeliveryPolicy
 from consumers.destinations.base import Destination
 from consumers.destinations.console import ConsoleDestination
+from consumers.destinations.discord import DiscordDestination
 from consumers.destinations.slack import SlackDestination
 from consumers.destinations.webhook import WebhookDestination
 from consumers.story_desk import StoryDesk, StoryLog
@@ -30,6 +31,10 @@ def build_destinations(settings: Settings, client: httpx.AsyncClient) -> dict[st
             dest = WebhookDestination(
                 cfg.name, url, secret, client, timeout=timeout, allow_private=allow_private
             )
+        elif cfg.type == "discord":
+            dest = DiscordDestination(
+                cfg.name, url, client, timeout=timeout, allow_private=allow_private
+            )
         else:
             dest = ConsoleDestination(cfg.name)
         if cfg.min_interval is not None:
@@ -52,5 +57,5 @@ def story_desk(settings: Settings, log: StoryLog, metrics: Metrics) -> StoryDesk
         settings.stories.max_sources,
         log,
         metrics,
-        takes_updates=[d.name for d in settings.destinations if d.updates],
+        takes_updates=[d.name for d in settings.destinations if d.updates is True],
     )

@@ -1,43 +1,191 @@
-"""One destination of the config: its type, address, secret and delivery overrides."""
+"""One destination of the config: its type, address, secrets and delivery overrides.
+
+One model for every type, checked per type after parsing, so `newsalert check` says in one
+line which key a type is missing or does not take (a discriminated union would report every
+other type's fields too). Every address, token and password is a SecretStr: never shown.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from service.settings.sections import DeliveryOverrides
 from service.settings.types import Duration, Name, Section, check_http_url
 from service.signing import decode_base64_secret
 
+# teams, ntfy, email, telegram and slack app mode have config checks below but no adapter yet,
+# so the type list (what `check` accepts) holds only the types that can deliver.
+DestinationType = Literal["slack", "webhook", "console", "discord"]
+
+# The keys each type may carry besides name, type, allow_private, min_interval and delivery.
+_ALLOWED: dict[str, frozenset[str]] = {
+    "console": frozenset(),
+    "webhook": frozenset({"url", "secret", "updates"}),
+    "slack": frozenset({"url", "token", "channel", "api_url", "updates"}),
+    "discord": frozenset({"url"}),
+    "teams": frozenset({"url"}),
+    "ntfy": frozenset({"url", "token"}),
+    "email": frozenset({"host", "port", "tls", "username", "password", "from_", "to"}),
+    "telegram": frozenset({"bot_token", "chat_id", "api_url"}),
+}
+_OPTIONAL_KEYS = (
+    "url",
+    "secret",
+    "token",
+    "channel",
+    "api_url",
+    "updates",
+    "host",
+    "port",
+    "tls",
+    "username",
+    "password",
+    "from_",
+    "to",
+    "bot_token",
+    "chat_id",
+)
+
 
 class DestinationConfig(Section):
     name: Name
-    type: Literal["slack", "webhook", "console"]
+    type: DestinationType
     url: SecretStr | None = None
     secret: SecretStr | None = None
+    # slack app mode, ntfy (token only), telegram (api_url only)
+    token: SecretStr | None = None
+    channel: str | None = None
+    api_url: SecretStr | None = None
+    # webhook: true sends later copies of a story as newsalert.story.updated events;
+    # slack app mode: thread or edit.
+    updates: bool | Literal["thread", "edit"] | None = None
+    # email
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    tls: Literal["starttls", "tls", "none"] | None = None
+    username: SecretStr | None = None
+    password: SecretStr | None = None
+    from_: str | None = Field(default=None, alias="from")
+    to: list[str] | None = None
+    # telegram
+    bot_token: SecretStr | None = None
+    chat_id: str | int | None = None
     allow_private: bool | None = None
     min_interval: Duration | None = None
-    # webhook: later copies of a story are sent as newsalert.story.updated events.
-    updates: bool = False
     delivery: DeliveryOverrides = DeliveryOverrides()
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> DestinationConfig:
-        if self.updates and self.type != "webhook":
-            raise ValueError("updates: true is for webhook destinations")
-        if self.type == "console":
-            if self.url is not None or self.secret is not None:
-                raise ValueError("a console destination takes no url or secret")
-            return self
-        if self.url is None or not self.url.get_secret_value():
-            raise ValueError(f"a {self.type} destination needs a url")
-        check_http_url(self.url.get_secret_value())
-        if self.type == "slack" and self.secret is not None:
-            raise ValueError("a slack destination takes no secret (the webhook URL is the secret)")
-        if self.secret is not None:
-            _check_webhook_secret(self.secret.get_secret_value())
+        allowed = _ALLOWED[self.type]
+        for key in _OPTIONAL_KEYS:
+            if key not in allowed and getattr(self, key) is not None:
+                shown = "from" if key == "from_" else key
+                raise ValueError(f"a {self.type} destination takes no {shown}")
+        check = _CHECKS.get(str(self.type))
+        if check is not None:
+            check(self)
         return self
+
+    @property
+    def app_mode(self) -> bool:
+        """A Slack destination posting through the Web API (token and channel), not a webhook."""
+        return self.type == "slack" and self.token is not None
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+def _need_url(cfg: DestinationConfig) -> None:
+    if not _secret(cfg.url):
+        raise ValueError(f"a {cfg.type} destination needs a url")
+    check_http_url(_secret(cfg.url))
+
+
+def _check_webhook(cfg: DestinationConfig) -> None:
+    _need_url(cfg)
+    if cfg.updates is not None and not isinstance(cfg.updates, bool):
+        raise ValueError("updates for a webhook is true or false (story updates on or off)")
+    if cfg.secret is not None:
+        _check_webhook_secret(_secret(cfg.secret))
+
+
+def _check_slack(cfg: DestinationConfig) -> None:
+    if cfg.url is not None:
+        for key in ("token", "channel", "api_url", "updates"):
+            if getattr(cfg, key) is not None:
+                raise ValueError(
+                    f"a slack destination takes a url (incoming webhook) or token and channel "
+                    f"(app mode), not both: remove {key} or url"
+                )
+        _need_url(cfg)
+        return
+    if not _secret(cfg.token):
+        raise ValueError("a slack destination needs a url")
+    raise ValueError("slack app mode (token and channel) is not implemented yet: use a url")
+
+
+def _check_api_url(cfg: DestinationConfig) -> None:
+    try:
+        check_http_url(_secret(cfg.api_url))
+    except ValueError:
+        raise ValueError("api_url must be an absolute http:// or https:// URL") from None
+
+
+def _check_ntfy(cfg: DestinationConfig) -> None:
+    _need_url(cfg)
+    if cfg.token is not None and not _secret(cfg.token):
+        raise ValueError("token is empty: remove it or set it")
+
+
+def _check_email(cfg: DestinationConfig) -> None:
+    if not cfg.host:
+        raise ValueError("an email destination needs a host")
+    if cfg.port is None:
+        raise ValueError("an email destination needs a port")
+    if cfg.tls is None:
+        raise ValueError("an email destination needs tls: starttls, tls or none")
+    if not cfg.from_ or not _is_address(cfg.from_):
+        raise ValueError("an email destination needs from: one email address")
+    if not cfg.to:
+        raise ValueError("an email destination needs to: a list of email addresses")
+    for i, address in enumerate(cfg.to):
+        if not _is_address(address):
+            raise ValueError(f"to[{i}] is not an email address")
+    if (cfg.username is None) != (cfg.password is None):
+        raise ValueError("an email destination takes username and password together")
+
+
+def _is_address(value: str) -> bool:
+    # One plain addr-spec; no display names, no line breaks (header injection), no commas.
+    if any(c in value for c in '\r\n,<>"; ') or value.count("@") != 1:
+        return False
+    local, domain = value.split("@")
+    return bool(local) and bool(domain) and value.isprintable()
+
+
+def _check_telegram(cfg: DestinationConfig) -> None:
+    if not _secret(cfg.bot_token):
+        raise ValueError("a telegram destination needs a bot_token")
+    if any(c in _secret(cfg.bot_token) for c in "/?#% \r\n"):
+        raise ValueError("bot_token is not a Telegram bot token (it has /, ?, # or spaces)")
+    if not cfg.chat_id:
+        raise ValueError("a telegram destination needs a chat_id")
+    if cfg.api_url is not None:
+        _check_api_url(cfg)
+
+
+_CHECKS = {
+    "webhook": _check_webhook,
+    "slack": _check_slack,
+    "discord": _need_url,
+    "teams": _need_url,
+    "ntfy": _check_ntfy,
+    "email": _check_email,
+    "telegram": _check_telegram,
+}
 
 
 def _check_webhook_secret(secret: str) -> None:

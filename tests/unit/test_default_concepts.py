@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from consumers.matching.query import Term, parse_query
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,103 @@
+"""Discord webhooks: render an alert as one embed within Discord's limits, classify answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from consumers.destinations import _http
+from consumers.errors import DeliveryError
+from service.models import Alert
+
+# Discord's documented embed limits.
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELD_VALUE_MAX = 1024
+FOOTER_MAX = 2048
+TOTAL_MAX = 6000
+ELLIPSIS = "…"
+
+
+def render_discord(alert: Alert) -> dict[str, Any]:
+    """One embed: title (linked), summary, watchlists field, feed footer, timestamp.
+
+    `allowed_mentions` is empty, so a headline holding @everyone pings nobody.
+    """
+    article = alert.article
+    title = _cut(" ".join(article.title.split()) or "(untitled)", TITLE_MAX)
+    matched = "; ".join(
+        f"{m.watchlist}: {', '.join(m.terms)}" if m.terms else m.watchlist for m in alert.matches
+    )
+    footer = _cut(" ".join(article.feed.name.split()), FOOTER_MAX)
+    value = _cut(matched or "-", FIELD_VALUE_MAX)
+    room = TOTAL_MAX - len(title) - len(footer) - len(value) - len("Watchlists")
+    description = _cut(article.summary.strip(), min(DESCRIPTION_MAX, max(room, 0)))
+    embed: dict[str, Any] = {
+        "title": title,
+        "fields": [{"name": "Watchlists", "value": value}],
+        "footer": {"text": footer},
+        "timestamp": (article.published or article.fetched_at).isoformat(),
+    }
+    if description:
+        embed["description"] = description
+    parts = urlsplit(article.link.strip())
+    if parts.scheme in ("http", "https") and parts.netloc:
+        embed["url"] = article.link.strip()
+    return {"embeds": [embed], "allowed_mentions": {"parse": []}}
+
+
+class DiscordDestination:
+    """Posts alerts to one Discord webhook. The URL holds the webhook token: never shown."""
+
+    def __init__(
+        self, name: str, url: str, client: httpx.AsyncClient, *, timeout: float, allow_private: bool
+    ) -> None:
+        self.name = name
+        self.min_interval = 1.0  # Discord allows about 5 requests per 5 s per webhook
+        self._url = url
+        self._client = client
+        self._timeout = timeout
+        self._allow_private = allow_private
+
+    def __repr__(self) -> str:
+        return f"DiscordDestination(name={self.name!r})"
+
+    async def send(self, alert: Alert) -> None:
+        what = f"discord destination {self.name!r}"
+        reply = await _http.post(
+            self._client,
+            self._url,
+            content=json.dumps(render_discord(alert), ensure_ascii=False).encode(),
+            headers={"content-type": "application/json"},
+            http_timeout=self._timeout,
+            allow_private=self._allow_private,
+            what=what,
+        )
+        classify_discord(reply.status, reply.body, reply.retry_after, what)
+
+
+def classify_discord(status: int, body: str, retry_after: str | None, what: str) -> None:
+    """2xx success; 429 waits JSON `retry_after` (else the header); 5xx retry; 4xx permanent."""
+    if 200 <= status < 300:
+        return
+    if status == 429:
+        wait = _http.parse_retry_after(retry_after)
+        try:
+            doc = json.loads(body)
+            if isinstance(doc, dict) and isinstance(doc.get("retry_after"), int | float):
+                wait = min(float(doc["retry_after"]), 86400.0)
+        except ValueError:
+            pass
+        raise DeliveryError(f"{what} is rate limited (HTTP 429)", retriable=True, retry_after=wait)
+    if status >= 500 or status == 408:
+        raise DeliveryError(f"{what} failed (HTTP {status})", retriable=True)
+    raise DeliveryError(f"{what} refused the message (HTTP {status})", retriable=False)
+
+
+def _cut(text: str, limit: int) -> str:
+    if limit <= 0:
+        return ""
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
