@@ -1,4 +1,4 @@
-"""One destination of the config: its type, address, secret and delivery overrides."""
+"""One destination of the config: its type, address, secret, delivery overrides and holding rules."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import SecretStr, model_validator
 
+from service.settings.holding import DigestConfig, FloodConfig, QuietHoursConfig
 from service.settings.sections import DeliveryOverrides
 from service.settings.types import Duration, Name, Section, check_http_url
 from service.signing import decode_base64_secret
@@ -19,6 +20,9 @@ class DestinationConfig(Section):
     allow_private: bool | None = None
     min_interval: Duration | None = None
     delivery: DeliveryOverrides = DeliveryOverrides()
+    flood: FloodConfig | None = None
+    digest: DigestConfig | None = None
+    quiet_hours: QuietHoursConfig | None = None
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> DestinationConfig:
