@@ -63,3 +63,20 @@ def alert_id(article_id: str, destination: str) -> str:
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+class DigestWindow(_Message):
+    """The stretch of time a digest gathers: alerts held from `start` until `end`."""
+
+    start: datetime
+    end: datetime
+
+
+class Digest(_Message):
+    """Held alerts of one destination and window, sent as one message."""
+
+    version: Literal[1] = 1
+    id: str = Field(description="deterministic: derived from destination and window")
+    destination: str
+    window: DigestWindow
+    alerts: list[Alert]

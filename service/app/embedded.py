@@ -18,10 +18,16 @@ from typing import Any
 
 import structlog
 
+from consumers.digests import DigestSender, HoldingIntake
 from consumers.matcher import MatcherStage
-from consumers.notifier import Notifier, OutboxIntake
+from consumers.notifier import Notifier
 from consumers.reload import MatcherHolder, watch_config
-from service.app.destinations import build_destinations, policies_of
+from service.app.destinations import (
+    build_destinations,
+    hold_policies_of,
+    policies_of,
+    priority_watchlists,
+)
 from service.bus.base import ALERTS, ARTICLES
 from service.bus.embedded import EmbeddedBus
 from service.fetch import Fetcher, FetchLimits, make_client
@@ -60,7 +66,8 @@ class Embedded:
     poller: Poller
     matcher: MatcherStage
     notifier: Notifier
-    intake: OutboxIntake
+    intake: HoldingIntake
+    digests: DigestSender
 
 
 def matcher_holder(settings: Settings) -> MatcherHolder:
@@ -73,9 +80,8 @@ async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
     store = await Store.open(settings.state_dir / DB_NAME)
     client = make_client(fetch_limits(settings))
     bus = EmbeddedBus(store.bus)
-    notifier = Notifier(
-        store.outbox, build_destinations(settings, client), policies_of(settings), metrics
-    )
+    destinations = build_destinations(settings, client)
+    notifier = Notifier(store.outbox, destinations, policies_of(settings), metrics)
     try:
         yield Embedded(
             settings=settings,
@@ -87,7 +93,15 @@ async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
             ),
             matcher=MatcherStage(matcher_holder(settings), bus, metrics),
             notifier=notifier,
-            intake=OutboxIntake(store.outbox, notifier),
+            # The hold step before sending: flood limits, digests, quiet hours.
+            intake=HoldingIntake(
+                store.held,
+                notifier,
+                hold_policies_of(settings),
+                priority_watchlists(settings),
+                metrics,
+            ),
+            digests=DigestSender(store.held, destinations, policies_of(settings), metrics),
         )
     finally:
         await bus.close()
@@ -107,6 +121,7 @@ async def run_once(settings: Settings) -> None:
             await app.bus.consumer(ALERTS, "notifier"), app.intake.handle, stop, until_idle=True
         )
         await app.notifier.run(stop, until_empty=True)
+        await app.digests.run(stop, until_idle=True)  # digests due now; later windows stay held
         failed = [o.feed for o in outcomes if o.status == "error"]
         log.info(
             "run_once_finished",
@@ -147,6 +162,7 @@ async def run_forever(
             asyncio.create_task(consume(articles, app.matcher.handle, intake_stop), name="matcher"),
             asyncio.create_task(consume(alerts, app.intake.handle, intake_stop), name="intake"),
             asyncio.create_task(app.notifier.run(intake_stop), name="notifier"),
+            asyncio.create_task(app.digests.run(intake_stop), name="digests"),
             asyncio.create_task(_maintain(app, intake_stop), name="maintenance"),
         ]
         if config_path is not None:
@@ -210,6 +226,9 @@ async def _maintain(app: Embedded, stop: asyncio.Event) -> None:
     last_prune = 0.0
     while not stop.is_set():
         app.metrics.outbox_pending.set(await app.store.outbox.pending_count())
+        holding = await app.store.held.held_count()
+        for dest in app.settings.destinations:
+            app.metrics.alerts_holding.labels(dest.name).set(holding.get(dest.name, 0))
         app.metrics.consumer_lag.labels(ARTICLES).set(
             await app.store.bus.backlog(ARTICLES, "matcher")
         )
