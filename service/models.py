@@ -80,3 +80,20 @@ class Digest(_Message):
     destination: str
     window: DigestWindow
     alerts: list[Alert]
+
+
+class FeedHealthAlert(_Message):
+    """A feed started failing, recovered or went stale; `feed` is None when most feeds fail at
+    once (or recover), and `feeds` names them."""
+
+    version: Literal[1] = 1
+    id: str = Field(description="deterministic per transition")
+    type: Literal["newsalert.feed.failing", "newsalert.feed.recovered", "newsalert.feed.stale"]
+    feed: str | None
+    feeds: list[str] = Field(default_factory=list)
+    at: datetime
+    since: datetime | None = None
+    error: str | None = None
+    http_status: int | None = None
+    next_retry_at: datetime | None = None
+    downtime_s: float | None = None

@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from consumers.errors import DeliveryError
-from service.models import Alert, Digest
+from service.models import Alert, Digest, FeedHealthAlert
 
 # Bidirectional overrides and isolates can make a line read differently from what it holds.
 _BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -46,6 +46,11 @@ class ConsoleDestination:
         from consumers.destinations.digest_render import format_console_digest
 
         await self._write(format_console_digest(digest))
+
+    async def send_feed_health(self, alert: FeedHealthAlert) -> None:
+        from consumers.destinations.health_render import format_console_health
+
+        await self._write(format_console_health(alert))
 
     async def _write(self, text: str) -> None:
         stream = self._stream if self._stream is not None else sys.stdout

@@ -11,7 +11,7 @@ import httpx
 
 from consumers.destinations import _http
 from consumers.errors import DeliveryError
-from service.models import Alert, Digest
+from service.models import Alert, Digest, FeedHealthAlert
 
 # Slack's documented limits (Block Kit reference; top-level text is cut past 40,000).
 HEADER_MAX = 150
@@ -89,6 +89,11 @@ class SlackDestination:
         from consumers.destinations.digest_render import render_slack_digest  # it imports us
 
         await self._post(render_slack_digest(digest))
+
+    async def send_feed_health(self, alert: FeedHealthAlert) -> None:
+        from consumers.destinations.health_render import render_slack_health
+
+        await self._post(render_slack_health(alert))
 
     async def _post(self, payload: dict[str, Any]) -> None:
         what = f"slack destination {self.name!r}"

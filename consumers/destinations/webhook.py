@@ -11,7 +11,7 @@ import httpx
 
 from consumers.destinations import _http
 from consumers.errors import DeliveryError
-from service.models import Alert, Digest
+from service.models import Alert, Digest, FeedHealthAlert
 from service.signing import decode_secret, sign
 
 EVENT_TYPE = "newsalert.alert"
@@ -69,6 +69,13 @@ class WebhookDestination:
 
         timestamp = int(self._clock())
         await self._post(digest.id, timestamp, render_webhook_digest(digest, timestamp))
+
+    async def send_feed_health(self, alert: FeedHealthAlert) -> None:
+        """`newsalert.feed.failing` / `.recovered` / `.stale`, with a deterministic webhook-id."""
+        from consumers.destinations.health_render import render_webhook_health
+
+        timestamp = int(self._clock())
+        await self._post(alert.id, timestamp, render_webhook_health(alert, timestamp))
 
     async def _post(self, message_id: str, timestamp: int, body: bytes) -> None:
         what = f"webhook destination {self.name!r}"

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from consumers.digests import DigestSender, HoldingIntake
+from consumers.health_alerts import HealthAlertSender
 from consumers.matcher import MatcherStage
 from consumers.notifier import Notifier
 from consumers.reload import MatcherHolder, watch_config
@@ -30,6 +31,8 @@ from service.app.destinations import (
 )
 from service.bus.base import ALERTS, ARTICLES
 from service.bus.embedded import EmbeddedBus
+from service.feed_health import HealthPolicy
+from service.feed_watch import FeedHealthMonitor
 from service.fetch import Fetcher, FetchLimits, make_client
 from service.health import HealthServer
 from service.metrics import Metrics
@@ -68,6 +71,24 @@ class Embedded:
     notifier: Notifier
     intake: HoldingIntake
     digests: DigestSender
+    health_alerts: HealthAlertSender
+
+
+def feed_health_monitor(
+    settings: Settings, store: Store, metrics: Metrics
+) -> FeedHealthMonitor | None:
+    """Feed health alerts, when `feed_health.destinations` names any."""
+    cfg = settings.feed_health
+    if not cfg.destinations:
+        return None
+    feeds = {f.name: f for f in settings.feeds}
+
+    def policy_of(name: str) -> HealthPolicy:
+        feed = feeds.get(name)
+        stale = settings.feed_stale_after(feed) if feed is not None else cfg.stale_after
+        return HealthPolicy(cfg.failing_after, cfg.failing_for, stale)
+
+    return FeedHealthMonitor(store.health, list(feeds), cfg.destinations, policy_of, metrics)
 
 
 def matcher_holder(settings: Settings) -> MatcherHolder:
@@ -89,7 +110,12 @@ async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
             bus=bus,
             metrics=metrics,
             poller=Poller(
-                settings, store.feeds, Fetcher(client, fetch_limits(settings)), bus, metrics
+                settings,
+                store.feeds,
+                Fetcher(client, fetch_limits(settings)),
+                bus,
+                metrics,
+                health=feed_health_monitor(settings, store, metrics),
             ),
             matcher=MatcherStage(matcher_holder(settings), bus, metrics),
             notifier=notifier,
@@ -102,6 +128,11 @@ async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
                 metrics,
             ),
             digests=DigestSender(store.held, destinations, policies_of(settings), metrics),
+            health_alerts=HealthAlertSender(
+                store.health,
+                {n: destinations[n] for n in settings.feed_health.destinations},
+                policies_of(settings),
+            ),
         )
     finally:
         await bus.close()
@@ -122,6 +153,7 @@ async def run_once(settings: Settings) -> None:
         )
         await app.notifier.run(stop, until_empty=True)
         await app.digests.run(stop, until_idle=True)  # digests due now; later windows stay held
+        await app.health_alerts.run(stop, until_idle=True)
         failed = [o.feed for o in outcomes if o.status == "error"]
         log.info(
             "run_once_finished",
@@ -163,6 +195,7 @@ async def run_forever(
             asyncio.create_task(consume(alerts, app.intake.handle, intake_stop), name="intake"),
             asyncio.create_task(app.notifier.run(intake_stop), name="notifier"),
             asyncio.create_task(app.digests.run(intake_stop), name="digests"),
+            asyncio.create_task(app.health_alerts.run(intake_stop), name="feed-health"),
             asyncio.create_task(_maintain(app, intake_stop), name="maintenance"),
         ]
         if config_path is not None:

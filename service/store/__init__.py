@@ -2,8 +2,8 @@
 
 `db` owns the connection and its thread; `feeds` holds feed state and seen items, `buslog`
 the embedded transport's messages and offsets, `outbox` pending deliveries, the delivery log
-and dead letters, `held` alerts held for digests and the digests sent. `Store` opens the file
-and hands out the four repositories.
+and dead letters, `held` alerts held for digests and the digests sent, `health` feed health and
+its pending alerts. `Store` opens the file and hands out the five repositories.
 """
 
 from __future__ import annotations
@@ -13,17 +13,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from service.store import buslog, feeds, held, outbox
+from service.store import buslog, feeds, health, held, outbox
 from service.store.buslog import BusLog
 from service.store.db import Database
 from service.store.feeds import FeedState, FeedStates
+from service.store.health import FeedHealthStore, HealthAlertRow
 from service.store.held import HeldAlert, HeldAlerts, HeldWindow
 from service.store.outbox import Outbox, OutboxRow
 
 __all__ = [
     "BusLog",
+    "FeedHealthStore",
     "FeedState",
     "FeedStates",
+    "HealthAlertRow",
     "HeldAlert",
     "HeldAlerts",
     "HeldWindow",
@@ -38,11 +41,14 @@ class Store:
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
-        self._db = Database(path, (feeds.SCHEMA, buslog.SCHEMA, outbox.SCHEMA, held.SCHEMA), clock)
+        self._db = Database(
+            path, (feeds.SCHEMA, buslog.SCHEMA, outbox.SCHEMA, held.SCHEMA, health.SCHEMA), clock
+        )
         self.feeds = FeedStates(self._db)
         self.bus = BusLog(self._db)
         self.outbox = Outbox(self._db)
         self.held = HeldAlerts(self._db)
+        self.health = FeedHealthStore(self._db)
 
     @classmethod
     async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> Store:
@@ -64,6 +70,7 @@ class Store:
                 + BusLog.prune(conn, consumed_before)
                 + Outbox.prune(conn, delivered_before)
                 + HeldAlerts.prune(conn, delivered_before)
+                + FeedHealthStore.prune(conn, delivered_before)
             )
 
         return await self._db.transaction(write)
