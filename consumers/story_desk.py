@@ -44,6 +44,11 @@ class StoryLog(Protocol):
     async def record(self, record: StoryRecord) -> None: ...
 
 
+class _NoLog:
+    async def record(self, record: StoryRecord) -> None:
+        """Nothing to keep: with grouping off no decision is ever looked up again."""
+
+
 def item_of(article: Article) -> StoryItem:
     return StoryItem(
         article_id=article.id,
@@ -74,6 +79,11 @@ class StoryDesk:
         self._clock = clock
         self._indexes: dict[str, StoryIndex] = {}
         self._expired_at: dict[str, float] = {}
+
+    @classmethod
+    def ungrouped(cls, metrics: Metrics) -> StoryDesk:
+        """A desk with grouping off (`stories.window: 0`): every article is its own story."""
+        return cls(0.0, 1, _NoLog(), metrics)
 
     def _index(self, destination: str) -> StoryIndex:
         index = self._indexes.get(destination)

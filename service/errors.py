@@ -22,9 +22,12 @@ class FeedError(NewsalertError):
 
     retriable = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status  # the HTTP status, when the server answered with an error
 
 
 class FetchError(FeedError):

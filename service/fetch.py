@@ -356,6 +356,7 @@ def _status_error(status: int, host: str, retry_after: str | None) -> FetchError
     return FetchError(
         f"{host} answered {status}{phrase}.",
         retry_after=parse_retry_after(retry_after, datetime.now(UTC)),
+        status=status,
     )
 
 

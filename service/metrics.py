@@ -96,6 +96,30 @@ class Metrics:
             ["feed"],
             registry=r,
         )
+        self.alerts_held = Counter(
+            "newsalert_alerts_held",
+            "Alerts held for a digest, per destination and window kind (flood, digest, quiet)",
+            ["destination", "window"],
+            registry=r,
+        )
+        self.alerts_holding = Gauge(
+            "newsalert_alerts_holding",
+            "Alerts waiting for a digest now, per destination",
+            ["destination"],
+            registry=r,
+        )
+        self.digests_sent = Counter(
+            "newsalert_digests_sent",
+            "Digests delivered, per destination and window kind",
+            ["destination", "window"],
+            registry=r,
+        )
+        self.feeds_by_health = Gauge(
+            "newsalert_feeds_by_health",
+            "Feeds per health state (ok, failing, stale)",
+            ["state"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -80,3 +80,37 @@ def story_update_id(story_id: str, destination: str, article_id: str) -> str:
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+class DigestWindow(_Message):
+    """The stretch of time a digest gathers: alerts held from `start` until `end`."""
+
+    start: datetime
+    end: datetime
+
+
+class Digest(_Message):
+    """Held alerts of one destination and window, sent as one message."""
+
+    version: Literal[1] = 1
+    id: str = Field(description="deterministic: derived from destination and window")
+    destination: str
+    window: DigestWindow
+    alerts: list[Alert]
+
+
+class FeedHealthAlert(_Message):
+    """A feed started failing, recovered or went stale; `feed` is None when most feeds fail at
+    once (or recover), and `feeds` names them."""
+
+    version: Literal[1] = 1
+    id: str = Field(description="deterministic per transition")
+    type: Literal["newsalert.feed.failing", "newsalert.feed.recovered", "newsalert.feed.stale"]
+    feed: str | None
+    feeds: list[str] = Field(default_factory=list)
+    at: datetime
+    since: datetime | None = None
+    error: str | None = None
+    http_status: int | None = None
+    next_retry_at: datetime | None = None
+    downtime_s: float | None = None

@@ -20,6 +20,7 @@ import structlog
 
 from service.bus.base import ARTICLES, Bus
 from service.errors import FeedError, InfrastructureError
+from service.feed_health import PollResult
 from service.fetch import FetchResult
 from service.metrics import Metrics
 from service.models import Article, FeedRef
@@ -53,6 +54,12 @@ class FeedStateStore(Protocol):
     async def save_feed_state(self, state: FeedState, seen: Sequence[str] = ()) -> None: ...
 
 
+class HealthObserver(Protocol):
+    """Feed health (service/feed_watch.py): told every poll's outcome, alerts on transitions."""
+
+    async def observe(self, feed: str, result: PollResult, now: float) -> None: ...
+
+
 @dataclass(frozen=True)
 class PollOutcome:
     feed: str
@@ -74,8 +81,10 @@ class Poller:
         *,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
+        health: HealthObserver | None = None,
     ) -> None:
         self._settings = settings
+        self._health = health
         self._store = store
         self._fetcher = fetcher
         self._bus = bus
@@ -100,6 +109,7 @@ class Poller:
                 next_at = await self._record_success(feed, state, now, result, seen=())
                 self._metrics.feed_polls.labels(feed.name, "not_modified").inc()
                 bound.debug("feed_not_modified")
+                await self._observe(feed.name, PollResult(ok=True))
                 return PollOutcome(feed.name, "not_modified", next_at)
             articles = await self._parse(feed, result)
             new = await self._new_articles(feed, state, articles)
@@ -116,6 +126,7 @@ class Poller:
             return await self._record_failure(
                 feed, state, now, FeedError(f"internal error: {exc!r}"), bound
             )
+        await self._observe(feed.name, PollResult(ok=True, new_items=len(new)))
         self._metrics.feed_polls.labels(feed.name, "ok").inc()
         self._metrics.articles_polled.labels(feed.name).inc(len(articles))
         self._metrics.articles_published.labels(feed.name).inc(len(new))
@@ -199,6 +210,10 @@ class Poller:
                 last_error=str(exc),
             )
         )
+        await self._observe(
+            feed.name,
+            PollResult(ok=False, error=str(exc), http_status=exc.status, next_poll_at=next_at),
+        )
         kind = type(exc).__name__
         self._metrics.feed_polls.labels(feed.name, "error").inc()
         self._metrics.feed_errors.labels(feed.name, kind).inc()
@@ -211,6 +226,10 @@ class Poller:
             retry_in_s=round(next_at - failed_at, 1),
         )
         return PollOutcome(feed.name, "error", next_at, error=str(exc))
+
+    async def _observe(self, feed: str, result: PollResult) -> None:
+        if self._health is not None:
+            await self._health.observe(feed, result, self._clock())
 
     async def poll_all(self, feeds: Sequence[FeedConfig]) -> list[PollOutcome]:
         """Poll each feed once, `polling.concurrency` at a time."""

@@ -7,7 +7,7 @@ import sys
 from typing import TextIO
 
 from consumers.errors import DeliveryError
-from service.models import Alert
+from service.models import Alert, Digest, FeedHealthAlert
 
 # Bidirectional overrides and isolates can make a line read differently from what it holds.
 _BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -40,12 +40,25 @@ class ConsoleDestination:
         return f"ConsoleDestination(name={self.name!r})"
 
     async def send(self, alert: Alert) -> None:
+        await self._write(format_console(alert))
+
+    async def send_digest(self, digest: Digest) -> None:
+        from consumers.destinations.digest_render import format_console_digest
+
+        await self._write(format_console_digest(digest))
+
+    async def send_feed_health(self, alert: FeedHealthAlert) -> None:
+        from consumers.destinations.health_render import format_console_health
+
+        await self._write(format_console_health(alert))
+
+    async def _write(self, text: str) -> None:
         stream = self._stream if self._stream is not None else sys.stdout
         try:
             # In a thread: a stdout piped into a slow reader must not stall the event loop
             # (and with it polling and the other destinations). One worker per destination
             # sends one alert at a time, so lines keep their order.
-            await asyncio.to_thread(_write_line, stream, format_console(alert))
+            await asyncio.to_thread(_write_line, stream, text)
         except OSError as exc:
             # A full disk or a busy pipe can clear up; the policy bounds the retries.
             raise DeliveryError(

@@ -11,7 +11,7 @@ import httpx
 
 from consumers.destinations import _http
 from consumers.errors import DeliveryError
-from service.models import Alert
+from service.models import Alert, Digest, FeedHealthAlert
 
 # Slack's documented limits (Block Kit reference; top-level text is cut past 40,000).
 HEADER_MAX = 150
@@ -83,8 +83,21 @@ class SlackDestination:
         return f"SlackDestination(name={self.name!r})"
 
     async def send(self, alert: Alert) -> None:
+        await self._post(render_slack(alert))
+
+    async def send_digest(self, digest: Digest) -> None:
+        from consumers.destinations.digest_render import render_slack_digest  # it imports us
+
+        await self._post(render_slack_digest(digest))
+
+    async def send_feed_health(self, alert: FeedHealthAlert) -> None:
+        from consumers.destinations.health_render import render_slack_health
+
+        await self._post(render_slack_health(alert))
+
+    async def _post(self, payload: dict[str, Any]) -> None:
         what = f"slack destination {self.name!r}"
-        body = json.dumps(render_slack(alert), ensure_ascii=False).encode()
+        body = json.dumps(payload, ensure_ascii=False).encode()
         reply = await _http.post(
             self._client,
             self._url,

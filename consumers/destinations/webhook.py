@@ -11,7 +11,7 @@ import httpx
 
 from consumers.destinations import _http
 from consumers.errors import DeliveryError
-from service.models import Alert
+from service.models import Alert, Digest, FeedHealthAlert
 from service.signing import decode_secret, sign
 
 EVENT_TYPE = "newsalert.alert"
@@ -75,18 +75,34 @@ class WebhookDestination:
         return f"WebhookDestination(name={self.name!r}, signed={self._secret is not None})"
 
     async def send(self, alert: Alert) -> None:
-        what = f"webhook destination {self.name!r}"
         # Each attempt gets a fresh timestamp (receivers reject stale ones) but the same id,
         # so a receiver can drop a repeat of an alert it already has.
         timestamp = int(self._clock())
-        body = render_webhook(alert, timestamp)
+        await self._post(alert.id, timestamp, render_webhook(alert, timestamp))
+
+    async def send_digest(self, digest: Digest) -> None:
+        """`newsalert.digest`; its webhook-id is the digest's, derived from destination and window."""
+        from consumers.destinations.digest_render import render_webhook_digest
+
+        timestamp = int(self._clock())
+        await self._post(digest.id, timestamp, render_webhook_digest(digest, timestamp))
+
+    async def send_feed_health(self, alert: FeedHealthAlert) -> None:
+        """`newsalert.feed.failing` / `.recovered` / `.stale`, with a deterministic webhook-id."""
+        from consumers.destinations.health_render import render_webhook_health
+
+        timestamp = int(self._clock())
+        await self._post(alert.id, timestamp, render_webhook_health(alert, timestamp))
+
+    async def _post(self, message_id: str, timestamp: int, body: bytes) -> None:
+        what = f"webhook destination {self.name!r}"
         headers = {
             "content-type": "application/json",
-            "webhook-id": alert.id,
+            "webhook-id": message_id,
             "webhook-timestamp": str(timestamp),
         }
         if self._secret is not None:
-            headers["webhook-signature"] = sign(self._secret, alert.id, timestamp, body)
+            headers["webhook-signature"] = sign(self._secret, message_id, timestamp, body)
         reply = await _http.post(
             self._client,
             self._url,

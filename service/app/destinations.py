@@ -10,9 +10,10 @@ from consumers.destinations.console import ConsoleDestination
 from consumers.destinations.discord import DiscordDestination
 from consumers.destinations.slack import SlackDestination
 from consumers.destinations.webhook import WebhookDestination
+from consumers.holding import DigestAt, DigestEvery, Flood, HoldPolicy, QuietHours
 from consumers.story_desk import StoryDesk, StoryLog
 from service.metrics import Metrics
-from service.settings import Settings
+from service.settings import DestinationConfig, Settings
 
 
 def build_destinations(settings: Settings, client: httpx.AsyncClient) -> dict[str, Destination]:
@@ -59,3 +60,30 @@ def story_desk(settings: Settings, log: StoryLog, metrics: Metrics) -> StoryDesk
         metrics,
         takes_updates=[d.name for d in settings.destinations if d.updates is True],
     )
+
+
+def hold_policies_of(settings: Settings) -> dict[str, HoldPolicy]:
+    """Each destination's flood limit, digest schedule and quiet hours, as the hold step reads them."""
+    return {d.name: hold_policy(d) for d in settings.destinations}
+
+
+def hold_policy(dest: DestinationConfig) -> HoldPolicy:
+    digest: DigestEvery | DigestAt | None = None
+    if dest.digest is not None:
+        if dest.digest.every is not None:
+            digest = DigestEvery(dest.digest.every)
+        else:
+            digest = DigestAt(tuple(dest.digest.at or ()), dest.digest.timezone)
+    return HoldPolicy(
+        flood=Flood(dest.flood.max, dest.flood.per) if dest.flood else None,
+        digest=digest,
+        quiet_hours=(
+            QuietHours(dest.quiet_hours.start, dest.quiet_hours.end, dest.quiet_hours.timezone)
+            if dest.quiet_hours
+            else None
+        ),
+    )
+
+
+def priority_watchlists(settings: Settings) -> frozenset[str]:
+    return frozenset(w.name for w in settings.watchlists if w.priority)

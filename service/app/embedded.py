@@ -18,13 +18,23 @@ from typing import Any
 
 import structlog
 
+from consumers.digests import DigestSender, HoldingIntake
+from consumers.health_alerts import HealthAlertSender
 from consumers.matcher import MatcherStage
-from consumers.notifier import Notifier, OutboxIntake
+from consumers.notifier import Notifier
 from consumers.reload import MatcherHolder, watch_config
 from consumers.story_desk import SqliteStoryLog
-from service.app.destinations import build_destinations, policies_of, story_desk
+from service.app.destinations import (
+    build_destinations,
+    hold_policies_of,
+    policies_of,
+    priority_watchlists,
+    story_desk,
+)
 from service.bus.base import ALERTS, ARTICLES
 from service.bus.embedded import EmbeddedBus
+from service.feed_health import HealthPolicy
+from service.feed_watch import FeedHealthMonitor
 from service.fetch import Fetcher, FetchLimits, make_client
 from service.health import HealthServer
 from service.metrics import Metrics
@@ -62,7 +72,26 @@ class Embedded:
     poller: Poller
     matcher: MatcherStage
     notifier: Notifier
-    intake: OutboxIntake
+    intake: HoldingIntake
+    digests: DigestSender
+    health_alerts: HealthAlertSender
+
+
+def feed_health_monitor(
+    settings: Settings, store: Store, metrics: Metrics
+) -> FeedHealthMonitor | None:
+    """Feed health alerts, when `feed_health.destinations` names any."""
+    cfg = settings.feed_health
+    if not cfg.destinations:
+        return None
+    feeds = {f.name: f for f in settings.feeds}
+
+    def policy_of(name: str) -> HealthPolicy:
+        feed = feeds.get(name)
+        stale = settings.feed_stale_after(feed) if feed is not None else cfg.stale_after
+        return HealthPolicy(cfg.failing_after, cfg.failing_for, stale)
+
+    return FeedHealthMonitor(store.health, list(feeds), cfg.destinations, policy_of, metrics)
 
 
 def matcher_holder(settings: Settings) -> MatcherHolder:
@@ -79,9 +108,8 @@ async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
     store = await Store.open(settings.state_dir / DB_NAME)
     client = make_client(fetch_limits(settings))
     bus = EmbeddedBus(store.bus)
-    notifier = Notifier(
-        store.outbox, build_destinations(settings, client), policies_of(settings), metrics
-    )
+    destinations = build_destinations(settings, client)
+    notifier = Notifier(store.outbox, destinations, policies_of(settings), metrics)
     stories = SqliteStoryLog(store.stories)
     desk = story_desk(settings, stories, metrics)
     desk.restore(await stories.load(time.time() - settings.stories.window))
@@ -92,11 +120,30 @@ async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
             bus=bus,
             metrics=metrics,
             poller=Poller(
-                settings, store.feeds, Fetcher(client, fetch_limits(settings)), bus, metrics
+                settings,
+                store.feeds,
+                Fetcher(client, fetch_limits(settings)),
+                bus,
+                metrics,
+                health=feed_health_monitor(settings, store, metrics),
             ),
             matcher=MatcherStage(matcher_holder(settings), bus, metrics),
             notifier=notifier,
-            intake=OutboxIntake(store.outbox, notifier, desk),
+            # The hold step before sending: flood limits, digests, quiet hours.
+            intake=HoldingIntake(
+                store.held,
+                notifier,
+                desk,
+                hold_policies_of(settings),
+                priority_watchlists(settings),
+                metrics,
+            ),
+            digests=DigestSender(store.held, destinations, policies_of(settings), metrics),
+            health_alerts=HealthAlertSender(
+                store.health,
+                {n: destinations[n] for n in settings.feed_health.destinations},
+                policies_of(settings),
+            ),
         )
     finally:
         await bus.close()
@@ -116,6 +163,8 @@ async def run_once(settings: Settings) -> None:
             await app.bus.consumer(ALERTS, "notifier"), app.intake.handle, stop, until_idle=True
         )
         await app.notifier.run(stop, until_empty=True)
+        await app.digests.run(stop, until_idle=True)  # digests due now; later windows stay held
+        await app.health_alerts.run(stop, until_idle=True)
         failed = [o.feed for o in outcomes if o.status == "error"]
         log.info(
             "run_once_finished",
@@ -156,6 +205,8 @@ async def run_forever(
             asyncio.create_task(consume(articles, app.matcher.handle, intake_stop), name="matcher"),
             asyncio.create_task(consume(alerts, app.intake.handle, intake_stop), name="intake"),
             asyncio.create_task(app.notifier.run(intake_stop), name="notifier"),
+            asyncio.create_task(app.digests.run(intake_stop), name="digests"),
+            asyncio.create_task(app.health_alerts.run(intake_stop), name="feed-health"),
             asyncio.create_task(_maintain(app, intake_stop), name="maintenance"),
         ]
         if config_path is not None:
@@ -219,6 +270,9 @@ async def _maintain(app: Embedded, stop: asyncio.Event) -> None:
     last_prune = 0.0
     while not stop.is_set():
         app.metrics.outbox_pending.set(await app.store.outbox.pending_count())
+        holding = await app.store.held.held_count()
+        for dest in app.settings.destinations:
+            app.metrics.alerts_holding.labels(dest.name).set(holding.get(dest.name, 0))
         app.metrics.consumer_lag.labels(ARTICLES).set(
             await app.store.bus.backlog(ARTICLES, "matcher")
         )

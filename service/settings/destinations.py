@@ -1,4 +1,5 @@
-"""One destination of the config: its type, address, secrets and delivery overrides.
+"""One destination of the config: its type, address, secrets, delivery overrides and
+holding rules (flood, digest, quiet hours).
 
 One model for every type, checked per type after parsing, so `newsalert check` says in one
 line which key a type is missing or does not take (a discriminated union would report every
@@ -11,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
+from service.settings.holding import DigestConfig, FloodConfig, QuietHoursConfig
 from service.settings.sections import DeliveryOverrides
 from service.settings.types import Duration, Name, Section, check_http_url
 from service.signing import decode_base64_secret
@@ -75,6 +77,9 @@ class DestinationConfig(Section):
     allow_private: bool | None = None
     min_interval: Duration | None = None
     delivery: DeliveryOverrides = DeliveryOverrides()
+    flood: FloodConfig | None = None
+    digest: DigestConfig | None = None
+    quiet_hours: QuietHoursConfig | None = None
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> DestinationConfig:

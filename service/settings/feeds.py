@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pydantic import field_validator
 
-from service.settings.types import BackfillSetting, Interval, Name, Section, check_http_url
+from service.settings.types import (
+    BackfillSetting,
+    Interval,
+    Name,
+    PositiveDuration,
+    Section,
+    check_http_url,
+)
 
 
 class FeedConfig(Section):
@@ -13,6 +20,7 @@ class FeedConfig(Section):
     interval: Interval | None = None
     backfill: BackfillSetting | None = None
     allow_private: bool | None = None
+    stale_after: PositiveDuration | None = None  # overrides feed_health.stale_after
 
     @field_validator("url")
     @classmethod

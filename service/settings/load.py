@@ -186,6 +186,15 @@ def _cross_check(
             report(
                 ("watchlists", i, "query"), f"watchlist '{name}': query column {column}: {reason}"
             )
+    health = data.get("feed_health")
+    targets = health.get("destinations") if isinstance(health, dict) else None
+    for j, dest in enumerate(targets if isinstance(targets, list) else []):
+        if isinstance(dest, str) and dest not in dest_names:
+            report(
+                ("feed_health", "destinations", j),
+                f"feed_health names destination '{dest}', which is not defined"
+                f"{_suggest(dest, dest_names)}",
+            )
     for section in ("feeds", "watchlists") if require_feeds else ("watchlists",):
         if not data.get(section):
             report((section,), f"no {section} configured: add at least one under {section}:")

@@ -20,6 +20,7 @@ from service.settings.destinations import DestinationConfig
 from service.settings.feeds import FeedConfig
 from service.settings.sections import (
     DeliverySettings,
+    FeedHealthSettings,
     HealthSettings,
     KafkaSettings,
     LoggingSettings,
@@ -54,6 +55,7 @@ class Settings(BaseSettings):
     concepts: dict[str, list[str]] = Field(default_factory=dict)
     delivery: DeliverySettings = DeliverySettings()
     health: HealthSettings = HealthSettings()
+    feed_health: FeedHealthSettings = FeedHealthSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod
@@ -86,6 +88,9 @@ class Settings(BaseSettings):
 
     def feed_allow_private(self, feed: FeedConfig) -> bool:
         return feed.allow_private if feed.allow_private is not None else self.network.allow_private
+
+    def feed_stale_after(self, feed: FeedConfig) -> float | None:
+        return feed.stale_after if feed.stale_after is not None else self.feed_health.stale_after
 
     def destination_allow_private(self, dest: DestinationConfig) -> bool:
         return dest.allow_private if dest.allow_private is not None else self.network.allow_private

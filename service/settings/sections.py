@@ -14,6 +14,7 @@ from service.settings.types import (
     Duration,
     Interval,
     Name,
+    PositiveDuration,
     Section,
     Size,
 )
@@ -99,6 +100,16 @@ class DeliveryOverrides(Section):
 class HealthSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8787, ge=0, le=65535, description="0 disables the HTTP endpoints")
+
+
+class FeedHealthSettings(Section):
+    """Alerts about the feeds themselves: failing (after `failing_after` failures in a row or
+    `failing_for` of failures, whichever first), recovered, stale (no new item for `stale_after`)."""
+
+    destinations: list[Name] = Field(default_factory=list)
+    failing_after: int = Field(default=3, ge=1, le=1000)
+    failing_for: PositiveDuration = 1800.0
+    stale_after: PositiveDuration | None = None
 
 
 class LoggingSettings(Section):

@@ -1,10 +1,14 @@
-"""Value types the config sections share: durations, sizes, names, backfill, URLs."""
+"""Value types the config sections share: durations, sizes, names, backfill, URLs, times of day,
+time zones."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import time
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -70,3 +74,36 @@ def check_http_url(url: str) -> str:
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_time_of_day(value: object) -> time:
+    """A local time of day written HH:MM (24-hour), e.g. "08:00" or "17:30"."""
+    text = value if isinstance(value, str) else ""
+    if not re.fullmatch(r"\d{2}:\d{2}", text.strip()):
+        raise ValueError(f"invalid time of day {value!r}: use HH:MM, e.g. 08:00 or 17:30")
+    hours, minutes = (int(p) for p in text.strip().split(":"))
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"invalid time of day {value!r}: use HH:MM between 00:00 and 23:59")
+    return time(hours, minutes)
+
+
+def check_time_zone(value: str) -> str:
+    """An IANA time zone name such as Europe/London (or UTC)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}: use an IANA name such as Europe/London or UTC"
+        ) from None
+    return value
+
+
+def _positive(v: float) -> float:
+    if v <= 0:
+        raise ValueError("must be a positive duration such as 10m")
+    return v
+
+
+TimeOfDay = Annotated[time, BeforeValidator(parse_time_of_day)]
+TimeZone = Annotated[str, AfterValidator(check_time_zone)]
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_positive)]

@@ -11,3 +11,5 @@ class WatchlistConfig(Section):
     name: Name
     query: str = Field(min_length=1, max_length=2000)
     destinations: list[Name] = Field(min_length=1)
+    # Its alerts bypass flood limits, digests and quiet hours.
+    priority: bool = False

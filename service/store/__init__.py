@@ -2,8 +2,9 @@
 
 `db` owns the connection and its thread; `feeds` holds feed state and seen items, `buslog`
 the embedded transport's messages and offsets, `outbox` pending deliveries, the delivery log
-and dead letters, `stories` the story grouping's decisions. `Store` opens the file and hands out
-the repositories.
+and dead letters, `stories` the story grouping's decisions, `held` alerts held for digests and
+the digests sent, `health` feed health and its pending alerts. `Store` opens the file and
+hands out the repositories.
 """
 
 from __future__ import annotations
@@ -13,17 +14,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from service.store import buslog, feeds, outbox, stories
+from service.store import buslog, feeds, health, held, outbox, stories
 from service.store.buslog import BusLog
 from service.store.db import Database
 from service.store.feeds import FeedState, FeedStates
+from service.store.health import FeedHealthStore, HealthAlertRow
+from service.store.held import HeldAlert, HeldAlerts, HeldWindow
 from service.store.outbox import Outbox, OutboxRow
 from service.store.stories import StoryItems, StoryRow
 
 __all__ = [
     "BusLog",
+    "FeedHealthStore",
     "FeedState",
     "FeedStates",
+    "HealthAlertRow",
+    "HeldAlert",
+    "HeldAlerts",
+    "HeldWindow",
     "Outbox",
     "OutboxRow",
     "Store",
@@ -38,12 +46,23 @@ class Store:
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self._db = Database(
-            path, (feeds.SCHEMA, buslog.SCHEMA, outbox.SCHEMA, stories.SCHEMA), clock
+            path,
+            (
+                feeds.SCHEMA,
+                buslog.SCHEMA,
+                outbox.SCHEMA,
+                stories.SCHEMA,
+                held.SCHEMA,
+                health.SCHEMA,
+            ),
+            clock,
         )
         self.feeds = FeedStates(self._db)
         self.bus = BusLog(self._db)
         self.outbox = Outbox(self._db)
         self.stories = StoryItems(self._db)
+        self.held = HeldAlerts(self._db)
+        self.health = FeedHealthStore(self._db)
 
     @classmethod
     async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> Store:
@@ -71,6 +90,8 @@ class Store:
                 + BusLog.prune(conn, consumed_before)
                 + Outbox.prune(conn, delivered_before)
                 + StoryItems.prune(conn, stories_before)
+                + HeldAlerts.prune(conn, delivered_before)
+                + FeedHealthStore.prune(conn, delivered_before)
             )
 
         return await self._db.transaction(write)

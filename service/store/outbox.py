@@ -56,16 +56,29 @@ class Outbox:
         """Add (alert_id, destination, payload) rows; an id already known is ignored. Returns new rows."""
 
         def write(conn: sqlite3.Connection) -> int:
-            now = self._db.clock()
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT OR IGNORE INTO outbox (alert_id, destination, payload, status, attempts, "
-                "next_attempt_at, created_at, updated_at) VALUES (?,?,?,'pending',0,?,?,?)",
-                [(a, d, p, now, now, now) for a, d, p in rows],
-            )
-            return conn.total_changes - before
+            return Outbox.insert(conn, rows, "pending", self._db.clock())
 
         return await self._db.transaction(write)
+
+    @staticmethod
+    def insert(
+        conn: sqlite3.Connection,
+        rows: Sequence[tuple[str, str, bytes]],
+        status: str,
+        now: float,
+        *,
+        attempts: int = 0,
+        error: str | None = None,
+    ) -> int:
+        """Add (alert_id, destination, payload) rows in `status` within the caller's transaction
+        (the held alerts of a digest are logged here as delivered); known ids are ignored."""
+        before = conn.total_changes
+        conn.executemany(
+            "INSERT OR IGNORE INTO outbox (alert_id, destination, payload, status, attempts, "
+            "next_attempt_at, last_error, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            [(a, d, p, status, attempts, now, error, now, now) for a, d, p in rows],
+        )
+        return conn.total_changes - before
 
     async def due(self, destination: str, now: float, limit: int) -> list[OutboxRow]:
         def read(conn: sqlite3.Connection) -> list[OutboxRow]:

@@ -9,7 +9,7 @@ from typing import Any, cast
 from aiokafka import TopicPartition
 
 from consumers.kafka_outbox import DeliveryLog, KafkaOutbox, Outcome
-from consumers.story_desk import StoryDesk, StoryLog
+from consumers.story_desk import StoryDesk
 from service.bus.kafka import KafkaBus
 from service.metrics import Metrics
 from service.models import Alert, Article, FeedRef, WatchlistMatch, alert_id
@@ -66,7 +66,7 @@ def alert(n: int, destination: str = "hook") -> bytes:
 
 def outbox(log: FakeLog | None = None) -> tuple[KafkaOutbox, FakeBus, FakeLog]:
     bus, log = FakeBus(), log or FakeLog()
-    no_grouping = StoryDesk(0, 20, cast(StoryLog, None), Metrics())
+    no_grouping = StoryDesk.ungrouped(Metrics())
     box = KafkaOutbox(
         cast(KafkaBus, bus),
         cast(DeliveryLog, log),
