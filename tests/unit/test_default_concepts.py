@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from consumers.matching.query import Term, parse_query
+
+from consumers.matching.parse import parse_query
+from consumers.matching.syntax import Term
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCEPT_FILES = sorted((ROOT / "config" / "concepts").glob("*.yaml"))
