@@ -177,6 +177,9 @@ class DigestSender:
             asyncio.create_task(self._worker(name, stop, until_idle), name=f"digest:{name}")
             for name in self._destinations
         ]
+        if not workers and not until_idle:
+            await stop.wait()  # nothing to send to: a stage still ends only on stop
+            return
         try:
             await asyncio.gather(*workers)
         finally:

@@ -63,6 +63,9 @@ class HealthAlertSender:
             asyncio.create_task(self._worker(n, stop, until_idle), name=f"health:{n}")
             for n in self._destinations
         ]
+        if not workers and not until_idle:
+            await stop.wait()  # nothing to send to: a stage still ends only on stop
+            return
         try:
             await asyncio.gather(*workers)
         finally:

@@ -216,6 +216,8 @@ def _config(tmp_path: Path, server: FeedServer, hook: WebhookReceiver, port: int
         logging: {{format: json}}
         network: {{allow_private: true}}
         polling: {{interval: 1s, backfill: none, timeout: 2s, max_backoff: 8s, per_host: 4}}
+        # Every hostile feed carries the same test headline: as stories they would be one.
+        stories: {{window: 0}}
         watchlists:
           - {{name: china, query: 'China OR Beijing', destinations: [hook]}}
         destinations:
