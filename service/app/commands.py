@@ -16,13 +16,12 @@ from consumers import kafka_dlq
 from consumers.gc_policy import compile_matcher
 from consumers.matcher import document_of
 from consumers.matching import Hit
-from service.app.embedded import DB_NAME, fetch_limits, run_forever
+from service.app.embedded import DB_NAME, run_forever
 from service.app.embedded import run_once as pipeline_run_once
 from service.app.kafka import ROLES, run_roles
-from service.app.sources import read_articles
+from service.app.sources import read_each
 from service.bus.kafka import KafkaBus
 from service.errors import NewsalertError
-from service.fetch import Fetcher, make_client
 from service.kafka_feed_state import kafka_feed_states
 from service.models import Alert, Article
 from service.settings import Settings
@@ -96,22 +95,16 @@ async def run_service(
 async def match(settings: Settings, sources: Sequence[str], *, as_json: bool) -> int:
     matcher = compile_matcher([(w.name, w.query) for w in settings.watchlists], settings.concepts)
     failures = 0
-    limits = fetch_limits(settings)
-    async with make_client(limits) as client:
-        fetcher = Fetcher(client, limits)
-        for source in sources:
-            try:
-                articles = await read_articles(source, settings, fetcher)
-            except NewsalertError as exc:
-                failures += 1
-                print(f"newsalert: {source}: {exc}", file=sys.stderr)
-                continue
-            results = [(a, matcher.match(document_of(a))) for a in articles]
-            if as_json:
-                for article, hits in results:
-                    print(json.dumps(_match_json(source, article, hits), ensure_ascii=False))
-            else:
-                _print_matches(source, results)
+    async for source, articles in read_each(sources, settings):
+        if articles is None:
+            failures += 1
+            continue
+        results = [(a, matcher.match(document_of(a))) for a in articles]
+        if as_json:
+            for article, hits in results:
+                print(json.dumps(_match_json(source, article, hits), ensure_ascii=False))
+        else:
+            _print_matches(source, results)
     return 1 if failures else 0
 
 

@@ -7,15 +7,33 @@ a file is read up to `polling.max_body`. Both are parsed off the event loop.
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from service.errors import SourceError
-from service.fetch import Fetcher
+from service.app.embedded import fetch_limits
+from service.errors import NewsalertError, SourceError
+from service.fetch import Fetcher, make_client
 from service.models import Article, FeedRef
 from service.parse import parse_feed
 from service.settings import Settings
+
+
+async def read_each(
+    sources: Sequence[str], settings: Settings
+) -> AsyncIterator[tuple[str, list[Article] | None]]:
+    """Each source with its articles, or None once its one-sentence error is on stderr."""
+    limits = fetch_limits(settings)
+    async with make_client(limits) as client:
+        fetcher = Fetcher(client, limits)
+        for source in sources:
+            try:
+                yield source, await read_articles(source, settings, fetcher)
+            except NewsalertError as exc:
+                print(f"newsalert: {source}: {exc}", file=sys.stderr)
+                yield source, None
 
 
 async def read_articles(source: str, settings: Settings, fetcher: Fetcher) -> list[Article]:

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
 from consumers.stories.index import StoryItem, group
-
 from consumers.story_desk import item_of
-from service.app.embedded import fetch_limits
-from service.app.sources import read_articles
-from service.errors import NewsalertError
-from service.fetch import Fetcher, make_client
+from service.app.sources import read_each
 from service.models import Article
 from service.settings import Settings
 
@@ -21,17 +16,11 @@ from service.settings import Settings
 async def stories(settings: Settings, sources: Sequence[str], *, as_json: bool) -> int:
     entries: list[tuple[str, Article]] = []
     failures = 0
-    limits = fetch_limits(settings)
-    async with make_client(limits) as client:
-        fetcher = Fetcher(client, limits)
-        for source in sources:
-            try:
-                articles = await read_articles(source, settings, fetcher)
-            except NewsalertError as exc:
-                failures += 1
-                print(f"newsalert: {source}: {exc}", file=sys.stderr)
-                continue
-            entries.extend((source, a) for a in articles)
+    async for source, articles in read_each(sources, settings):
+        if articles is None:
+            failures += 1
+            continue
+        entries.extend((source, a) for a in articles)
     items: list[StoryItem] = [item_of(a) for _, a in entries]
     grouped = group(
         items,
