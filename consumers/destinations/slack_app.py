@@ -224,6 +224,8 @@ class SlackAppDestination:
         self._updates = updates
         self._timeout = timeout
         self._allow_private = allow_private
+        # Stories whose first message failed and awaits a retry, in this process.
+        self._failing_first: set[str] = set()
 
     def __repr__(self) -> str:
         return f"SlackAppDestination(name={self.name!r}, updates={self._updates!r})"
@@ -234,7 +236,16 @@ class SlackAppDestination:
             await self._send_update(alert, story.id)
             return
         payload = {"channel": self._channel, **render_slack(alert)}
-        answer = await self._call("chat.postMessage", payload)
+        try:
+            answer = await self._call("chat.postMessage", payload)
+        except DeliveryError as exc:
+            if story is not None and exc.retriable:
+                self._failing_first.add(story.id)
+            elif story is not None:
+                self._failing_first.discard(story.id)  # dead: its copies go out on their own
+            raise
+        if story is not None:
+            self._failing_first.discard(story.id)
         channel, ts = answer.get("channel"), answer.get("ts")
         if story is not None and self._updates and isinstance(channel, str) and isinstance(ts, str):
             kept = json.dumps({"text": payload["text"], "blocks": payload["blocks"]})
@@ -256,6 +267,13 @@ class SlackAppDestination:
 
     async def _send_update(self, alert: Alert, story_id: str) -> None:
         first = await self._first.get(self.name, story_id)
+        if first is None and story_id in self._failing_first:
+            # The first message is waiting for a retry (a retried alert is due after the
+            # copies behind it): wait for it rather than post the copy on its own first.
+            raise DeliveryError(
+                f"slack destination {self.name!r} waits for the story's first message",
+                retriable=True,
+            )
         if first is None:
             await self._call("chat.postMessage", render_thread_reply(alert, self._channel, None))
             return

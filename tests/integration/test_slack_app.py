@@ -317,3 +317,20 @@ async def test_digests_and_feed_health_alerts_are_posted_to_the_channel(
     assert "PBoC cuts the reserve requirement ratio" in json.dumps(digest.blocks)
     assert "wire" in health.text
     assert all(c.payload["channel"] == CHANNEL for c in slack.calls)
+
+
+async def test_a_copy_waits_while_the_first_message_is_being_retried(
+    slack: SlackApi, client: httpx.AsyncClient
+) -> None:
+    dest = destination(slack, client)
+    slack.fail_next("ratelimited")
+    with pytest.raises(DeliveryError):
+        await dest.send(alert(story=FIRST))
+    # The copy comes up before the first message's retry: it is held back, not posted alone.
+    with pytest.raises(DeliveryError) as caught:
+        await dest.send(alert("desk", story=COPY, alert_id="u-1"))
+    assert caught.value.retriable
+    await dest.send(alert(story=FIRST))
+    await dest.send(alert("desk", story=COPY, alert_id="u-1"))
+    [first] = slack.top_level()
+    assert len(first.replies) == 1
