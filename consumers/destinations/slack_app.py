@@ -140,8 +140,10 @@ def render_edit(alert: Alert, first: SlackMessage) -> dict[str, Any]:
 
 def _sources_element(alert: Alert) -> dict[str, str]:
     sources = alert.story.sources if alert.story is not None else [alert.article.feed.name]
-    others = sources[1:] or sources
-    text = "Also reported by: " + ", ".join(_one_line(s) for s in others)
+    if len(sources) > 1:
+        text = "Also reported by: " + ", ".join(_one_line(s) for s in sources[1:])
+    else:  # a re-post within the first message's own feed
+        text = f"Posted again by {_one_line(alert.article.feed.name)}"
     return {"type": "mrkdwn", "text": _escape_truncated(text, CONTEXT_ELEMENT_MAX)}
 
 

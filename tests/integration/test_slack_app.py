@@ -334,3 +334,14 @@ async def test_a_copy_waits_while_the_first_message_is_being_retried(
     await dest.send(alert("desk", story=COPY, alert_id="u-1"))
     [first] = slack.top_level()
     assert len(first.replies) == 1
+
+
+async def test_a_repost_in_the_same_feed_is_not_called_another_source(
+    slack: SlackApi, client: httpx.AsyncClient
+) -> None:
+    dest = destination(slack, client, updates="edit")
+    await dest.send(alert(story=FIRST))
+    again = StoryRef(id="story-1", sources=["wire"], first=False)
+    await dest.send(alert(story=again, alert_id="u-1"))
+    [message] = slack.messages.values()
+    assert message.blocks[-1]["elements"][0]["text"] == "Posted again by wire"
