@@ -52,10 +52,6 @@ def _config(tmp_path: Path, feed: str, destinations: str, *, extra: str = "") ->
     return path
 
 
-def _ok(received: list[object]) -> list[object]:
-    return [r for r in received if 200 <= getattr(r, "status", 0) < 300]
-
-
 def test_run_once_delivers_to_teams(tmp_path: Path) -> None:
     with FeedServer() as feeds, TeamsReceiver() as teams:
         url = feeds.route("/wire.xml", Reply(body=rss([CHINA, ICO, BOTH, OTHER])))
@@ -79,7 +75,7 @@ def test_run_once_delivers_to_ntfy_with_priority_and_token(tmp_path: Path) -> No
         config = _config(tmp_path, url, dest)
         result = run_cli("run", "--once", "-c", str(config), env={"NTFY_TOKEN": NTFY_TOKEN})
         assert result.returncode == 0, result.stderr
-        bodies = {r.json()["title"]: r.json() for r in _ok(ntfy.received)}  # type: ignore[attr-defined]
+        bodies = {r.json()["title"]: r.json() for r in ntfy.received if r.status == 200}
         assert sorted(bodies) == EXPECTED
         assert bodies[CHINA.title]["priority"] == 3
         assert bodies[ICO.title]["priority"] == 4  # ico is a priority watchlist
