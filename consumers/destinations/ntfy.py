@@ -39,6 +39,7 @@ MESSAGE_MAX_BYTES = 4096
 TITLE_MAX = 250
 MAX_TAGS = 10
 TAG_MAX = 64
+CLICK_MAX = 2000
 PRIORITY_HIGH = 4
 PRIORITY_DEFAULT = 3
 
@@ -63,7 +64,7 @@ def render_ntfy(alert: Alert, topic: str, *, priority: bool = False) -> dict[str
         "priority": PRIORITY_HIGH if priority else PRIORITY_DEFAULT,
     }
     link = http_link(article.link)
-    if link is not None:
+    if link is not None and len(link) <= CLICK_MAX:
         payload["click"] = link
     return payload
 

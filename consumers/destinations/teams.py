@@ -34,6 +34,8 @@ CARD_VERSION = "1.4"
 TITLE_MAX = 300
 SUMMARY_MAX = 6000
 LINE_MAX = 1000
+# A longer link is left out (the title still shows): it could not fit beside the rest.
+LINK_MAX = 2000
 # A digest lists at most this many stories; the rest are counted in "+N more".
 DIGEST_MAX_STORIES = 100
 
@@ -47,6 +49,8 @@ def render_teams(alert: Alert) -> dict[str, Any]:
     )
     facts = cut(one_line(f"Feed: {article.feed.name} · Watchlists: {matched or '-'}"), LINE_MAX)
     link = http_link(article.link)
+    if link is not None and len(link) > LINK_MAX:
+        link = None
     summary = cut(article.summary.strip(), SUMMARY_MAX)
     while True:
         body = [_rich(_run(title, weight="Bolder", size="Medium"))]
@@ -78,7 +82,7 @@ def render_teams_digest(digest: Digest) -> dict[str, Any]:
         for entry in entries:
             runs = [_run("• ")]
             title = _run(cut(entry.title, TITLE_MAX))
-            if entry.link is not None:
+            if entry.link is not None and len(entry.link) <= LINK_MAX // 2:
                 title["selectAction"] = {"type": "Action.OpenUrl", "url": entry.link}
                 title["color"] = "Accent"
             runs.append(title)

@@ -34,9 +34,12 @@ from consumers.errors import DeliveryError
 from service.models import Alert, Digest, FeedHealthAlert
 
 TEXT_MAX = 4096
-TITLE_MAX = 300
-LINE_MAX = 500
-LINK_MAX = 1000
+# Caps in UTF-16 units after escaping: title, facts line and link together stay below half
+# the message, whatever the feed sends.
+TITLE_MAX = 600
+LINE_MAX = 600
+LINK_MAX = 800
+DIGEST_LINK_MAX = 400
 DEFAULT_API_URL = "https://api.telegram.org"
 
 
@@ -67,21 +70,33 @@ def escape_cut(text: str, limit: int) -> str:
 
 
 def render_telegram(alert: Alert, chat_id: str | int) -> dict[str, Any]:
-    """<b>title</b>, the summary, a line with feed and watchlists, and the link."""
+    """<b>title</b>, the summary, a line with feed and watchlists, and the link.
+
+    Title, facts line and link are capped after escaping, so whatever a feed sends they leave
+    the summary room and the whole stays within the limit.
+    """
     article = alert.article
-    title = f"<b>{escape(cut(one_line(article.title) or '(untitled)', TITLE_MAX))}</b>"
+    title = f"<b>{escape_cut(one_line(article.title) or '(untitled)', TITLE_MAX)}</b>"
     matched = "; ".join(
         f"{m.watchlist} ({', '.join(m.terms)})" if m.terms else m.watchlist for m in alert.matches
     )
-    facts = escape(cut(one_line(f"{article.feed.name} · {matched or '-'}"), LINE_MAX))
-    link = http_link(article.link)
+    facts = escape_cut(one_line(f"{article.feed.name} · {matched or '-'}"), LINE_MAX)
     tail = f"\n\n<i>{facts}</i>"
-    if link is not None and len(link) <= LINK_MAX:
-        tail += f'\n<a href="{escape(link)}">Read more</a>'
+    href = _href(article.link)
+    if href is not None:
+        tail += f'\n<a href="{href}">Read more</a>'
     room = TEXT_MAX - units(title) - units(tail) - 1
     summary = escape_cut(article.summary.strip(), room)
     text = f"{title}\n{summary}{tail}" if summary else f"{title}{tail}"
     return _message(chat_id, text)
+
+
+def _href(link: str) -> str | None:
+    """The escaped link for href="…", or None when it is not http(s) or absurdly long."""
+    safe = http_link(link)
+    if safe is None or units(escape(safe)) > LINK_MAX:
+        return None
+    return escape(safe)
 
 
 def render_telegram_digest(digest: Digest, chat_id: str | int) -> dict[str, Any]:
@@ -92,16 +107,17 @@ def render_telegram_digest(digest: Digest, chat_id: str | int) -> dict[str, Any]
     room = TEXT_MAX - 40  # kept for "+N more"
     shown = 0
     for watchlist, entries in digest_groups(digest):
-        heading = f"\n<b>{escape(cut(watchlist, 100))}</b> ({len(entries)})"
+        heading = f"\n<b>{escape_cut(watchlist, 200)}</b> ({len(entries)})"
         if size + units(heading) + 1 > room:
             break
         lines.append(heading)
         size += units(heading) + 1
         for entry in entries:
-            title = escape(cut(entry.title, 200))
-            if entry.link is not None and len(entry.link) <= LINK_MAX:
-                title = f'<a href="{escape(entry.link)}">{title}</a>'
-            sources = f" — {escape(cut(', '.join(entry.sources), 120))}" if entry.sources else ""
+            title = escape_cut(entry.title, 400)
+            href = _href(entry.link) if entry.link is not None else None
+            if href is not None and units(href) <= DIGEST_LINK_MAX:
+                title = f'<a href="{href}">{title}</a>'
+            sources = f" — {escape_cut(', '.join(entry.sources), 240)}" if entry.sources else ""
             line = f"• {title}{sources}"
             if size + units(line) + 1 > room:
                 break

@@ -89,3 +89,10 @@ def test_feed_health_card() -> None:
     payload = render_teams_health(make_health("recovered"))
     assert teams_problem(payload) is None
     assert _texts(payload) == ["Feed health", "Feed wire has recovered after 10 min down."]
+
+
+def test_absurd_link_is_left_out_so_the_card_still_fits() -> None:
+    payload = render_teams(make_alert(link="https://example.com/" + "a" * 40000))
+    assert _size(payload) <= MAX_PAYLOAD_BYTES
+    assert "actions" not in _card(payload)
+    assert teams_problem(payload) is None

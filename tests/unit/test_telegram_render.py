@@ -54,10 +54,31 @@ def test_emoji_count_double_in_telegram_length() -> None:
     assert telegram_problem(payload, 1) is None
 
 
+def test_worst_case_title_feed_and_link_still_fit() -> None:
+    alert = make_alert(
+        '"&' * 2000,
+        summary="<" * 5000,
+        feed="&" * 2000,
+        link="https://example.com/?" + "a=1&" * 80,
+        watchlists=tuple(f"w{i}&" for i in range(50)),
+    )
+    payload = render_telegram(alert, 1)
+    assert units(payload["text"]) <= 4096
+    assert telegram_problem(payload, 1) is None
+    assert "Read more" in payload["text"]
+    assert "&lt;" in payload["text"]  # the summary still has room
+
+
 @settings(max_examples=60, deadline=None)
-@given(title=st.text(max_size=400), summary=st.text(max_size=6000))
-def test_any_text_renders_to_a_message_telegram_accepts(title: str, summary: str) -> None:
-    payload = render_telegram(make_alert(title, summary=summary), 1)
+@given(
+    title=st.text(max_size=400),
+    summary=st.text(max_size=6000),
+    path=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FF), max_size=1200),
+)
+def test_any_text_renders_to_a_message_telegram_accepts(
+    title: str, summary: str, path: str
+) -> None:
+    payload = render_telegram(make_alert(title, summary=summary, link="https://x.org/" + path), 1)
     assert telegram_problem(payload, 1) is None
 
 
