@@ -1,4 +1,5 @@
-"""Discord webhooks: render an alert as one embed within Discord's limits, classify answers."""
+"""Discord webhooks: render an alert, a digest or a feed health alert as one embed within
+Discord's limits, classify answers."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from consumers.destinations import _http
+from consumers.destinations._digest import digest_groups, digest_heading, story_count
+from consumers.destinations.health_render import describe
 from consumers.errors import DeliveryError
-from service.models import Alert
+from service.models import Alert, Digest, FeedHealthAlert
 
 # Discord's documented embed limits.
 TITLE_MAX = 256
@@ -49,6 +52,55 @@ def render_discord(alert: Alert) -> dict[str, Any]:
     return {"embeds": [embed], "allowed_mentions": {"parse": []}}
 
 
+def render_discord_digest(digest: Digest) -> dict[str, Any]:
+    """One embed: the heading as title, then per watchlist its stories as linked titles with
+    their sources, within the description's 4,096 characters; "+N more" past that."""
+    total = story_count(digest)
+    title = _cut(digest_heading(digest), TITLE_MAX)
+    lines: list[str] = []
+    size = 0
+    room = DESCRIPTION_MAX - 40  # kept for "+N more"
+    shown = 0
+    for watchlist, entries in digest_groups(digest):
+        heading = f"**{_escape_md(_cut(watchlist, 100))}** ({len(entries)})"
+        if size + len(heading) + 1 > room:
+            break
+        lines.append(heading)
+        size += len(heading) + 1
+        for entry in entries:
+            label = _escape_md(_cut(entry.title, 200))
+            if entry.link is not None and len(entry.link) <= 500:
+                label = f"[{label}]({_md_url(entry.link)})"
+            sources = (
+                f" — {_escape_md(_cut(', '.join(entry.sources), 120))}" if entry.sources else ""
+            )
+            line = f"• {label}{sources}"
+            if size + len(line) + 1 > room:
+                break
+            lines.append(line)
+            size += len(line) + 1
+            shown += 1
+        else:
+            continue
+        break
+    if shown < total:
+        lines.append(f"+{total - shown} more")
+    embed = {"title": title, "description": "\n".join(lines) or "-"}
+    return {"embeds": [embed], "allowed_mentions": {"parse": []}}
+
+
+def render_discord_health(alert: FeedHealthAlert) -> dict[str, Any]:
+    """One embed titled "Feed health", red while failing or stale, green on recovery."""
+    recovered = alert.type.endswith(".recovered")
+    embed = {
+        "title": "Feed health",
+        "description": _cut(_escape_md(describe(alert)), DESCRIPTION_MAX),
+        "color": 0x2E7D32 if recovered else 0xC62828,
+        "timestamp": alert.at.isoformat(),
+    }
+    return {"embeds": [embed], "allowed_mentions": {"parse": []}}
+
+
 class DiscordDestination:
     """Posts alerts to one Discord webhook. The URL holds the webhook token: never shown."""
 
@@ -66,11 +118,20 @@ class DiscordDestination:
         return f"DiscordDestination(name={self.name!r})"
 
     async def send(self, alert: Alert) -> None:
+        await self._post(render_discord(alert))
+
+    async def send_digest(self, digest: Digest) -> None:
+        await self._post(render_discord_digest(digest))
+
+    async def send_feed_health(self, alert: FeedHealthAlert) -> None:
+        await self._post(render_discord_health(alert))
+
+    async def _post(self, payload: dict[str, Any]) -> None:
         what = f"discord destination {self.name!r}"
         reply = await _http.post(
             self._client,
             self._url,
-            content=json.dumps(render_discord(alert), ensure_ascii=False).encode(),
+            content=json.dumps(payload, ensure_ascii=False).encode(),
             headers={"content-type": "application/json"},
             http_timeout=self._timeout,
             allow_private=self._allow_private,
@@ -101,3 +162,16 @@ def _cut(text: str, limit: int) -> str:
     if limit <= 0:
         return ""
     return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+_MD_SPECIAL = set("\\*_~`|[]()<>#")
+
+
+def _escape_md(text: str) -> str:
+    """Backslash before Discord's markdown characters, so a title shows as typed."""
+    return "".join("\\" + c if c in _MD_SPECIAL else c for c in text)
+
+
+def _md_url(link: str) -> str:
+    """The link as it may stand inside `(...)` of a markdown link."""
+    return link.replace("(", "%28").replace(")", "%29").replace(" ", "%20")

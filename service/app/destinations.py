@@ -8,8 +8,11 @@ from consumers.delivery import DeliveryPolicy
 from consumers.destinations.base import Destination
 from consumers.destinations.console import ConsoleDestination
 from consumers.destinations.discord import DiscordDestination
+from consumers.destinations.ntfy import NtfyDestination
 from consumers.destinations.slack import SlackDestination
 from consumers.destinations.slack_app import FirstMessages, MemoryFirstMessages, SlackAppDestination
+from consumers.destinations.teams import TeamsDestination
+from consumers.destinations.telegram import DEFAULT_API_URL, TelegramDestination
 from consumers.destinations.webhook import WebhookDestination
 from consumers.holding import DigestAt, DigestEvery, Flood, HoldPolicy, QuietHours
 from consumers.story_desk import StoryDesk, StoryLog
@@ -55,6 +58,31 @@ def build_destinations(
         elif cfg.type == "discord":
             dest = DiscordDestination(
                 cfg.name, url, client, timeout=timeout, allow_private=allow_private
+            )
+        elif cfg.type == "teams":
+            dest = TeamsDestination(
+                cfg.name, url, client, timeout=timeout, allow_private=allow_private
+            )
+        elif cfg.type == "ntfy":
+            token = cfg.token.get_secret_value() if cfg.token else None
+            dest = NtfyDestination(
+                cfg.name,
+                url,
+                token,
+                client,
+                timeout=timeout,
+                allow_private=allow_private,
+                priority_watchlists=priority_watchlists(settings),
+            )
+        elif cfg.type == "telegram":
+            dest = TelegramDestination(
+                cfg.name,
+                cfg.bot_token.get_secret_value() if cfg.bot_token else "",
+                cfg.chat_id if cfg.chat_id is not None else "",
+                client,
+                api_url=cfg.api_url.get_secret_value() if cfg.api_url else DEFAULT_API_URL,
+                timeout=timeout,
+                allow_private=allow_private,
             )
         else:
             dest = ConsoleDestination(cfg.name)

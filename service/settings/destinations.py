@@ -8,7 +8,9 @@ other type's fields too). Every address, token and password is a SecretStr: neve
 
 from __future__ import annotations
 
+import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -17,11 +19,11 @@ from service.settings.sections import DeliveryOverrides
 from service.settings.types import Duration, Name, Section, check_http_url
 from service.signing import decode_base64_secret
 
-# teams, ntfy, email and telegram have config checks below but no adapter yet,
-# so the type list (what `check` accepts) holds only the types that can deliver.
 SLACK_API_URL = "https://slack.com/api"
 
-DestinationType = Literal["slack", "webhook", "console", "discord"]
+# email has config checks below but no adapter yet, so the type list (what `check` accepts)
+# holds only the types that can deliver.
+DestinationType = Literal["slack", "webhook", "console", "discord", "teams", "ntfy", "telegram"]
 
 # The keys each type may carry besides name, type, allow_private, min_interval and delivery.
 _ALLOWED: dict[str, frozenset[str]] = {
@@ -157,8 +159,24 @@ def _check_api_url(cfg: DestinationConfig) -> None:
 
 def _check_ntfy(cfg: DestinationConfig) -> None:
     _need_url(cfg)
+    parts = urlsplit(_secret(cfg.url))
+    topic = parts.path.rstrip("/").rpartition("/")[2]
+    if not topic or parts.query or parts.fragment:
+        raise ValueError("an ntfy url is the server and the topic, as https://ntfy.sh/mytopic")
+    if not _NTFY_TOPIC.fullmatch(topic):
+        raise ValueError("the ntfy topic (the url's last part) takes only letters, digits, - and _")
     if cfg.token is not None and not _secret(cfg.token):
         raise ValueError("token is empty: remove it or set it")
+    if cfg.token is not None and not _header_safe(_secret(cfg.token)):
+        raise ValueError("token has spaces, line breaks or non-ASCII characters")
+
+
+# ntfy's own rule for topic names.
+_NTFY_TOPIC = re.compile(r"[-_A-Za-z0-9]{1,64}")
+
+
+def _header_safe(value: str) -> bool:
+    return all(c.isascii() and c.isprintable() and c != " " for c in value)
 
 
 def _check_email(cfg: DestinationConfig) -> None:
@@ -192,11 +210,16 @@ def _check_telegram(cfg: DestinationConfig) -> None:
         raise ValueError("a telegram destination needs a bot_token")
     if any(c in _secret(cfg.bot_token) for c in "/?#% \r\n"):
         raise ValueError("bot_token is not a Telegram bot token (it has /, ?, # or spaces)")
-    if not cfg.chat_id:
+    if cfg.chat_id is None or cfg.chat_id == "":
         raise ValueError("a telegram destination needs a chat_id")
+    if isinstance(cfg.chat_id, str) and not _TELEGRAM_CHAT.fullmatch(cfg.chat_id):
+        raise ValueError("chat_id is a number (-100… for groups) or an @channel name")
     if cfg.api_url is not None:
         _check_api_url(cfg)
 
+
+# A numeric chat id, or a public channel's @username (5 to 32 letters, digits and _).
+_TELEGRAM_CHAT = re.compile(r"-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31}")
 
 _CHECKS = {
     "webhook": _check_webhook,

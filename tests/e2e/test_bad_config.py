@@ -103,7 +103,7 @@ CASES = [
     Broken("missing required key", "    query: 'China OR \"Hong Kong\"'\n", "",
            ["watchlists[0].query", "required"], 10),
     Broken("unknown destination type", "    type: console", "    type: email",
-           ["destinations[2].type", "'slack', 'webhook', 'console' or 'discord'"], 22),
+           ["destinations[2].type", "'discord', 'teams', 'ntfy' or 'telegram'"], 22),
     Broken("slack without url", "    url: ${SLACK_URL}\n", "",
            ["destinations[0]", "needs a url"], 14),
     Broken("webhook secret not base64", "secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",

@@ -170,6 +170,12 @@ class _Receiver:
         """A reply that overrides the script (a rejected request), and the verification result."""
         return None, None
 
+    def check_request(
+        self, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[Reply | None, bool | None]:
+        """Like `check`, for receivers that also judge the request path (a token in it)."""
+        return self.check(headers, body)
+
     def _next_reply(self) -> Reply:
         with self._lock:
             return self._script.popleft() if self._script else self.default_reply
@@ -265,7 +271,7 @@ def _handler_for(receiver: _Receiver) -> type[BaseHTTPRequestHandler]:
                 # The sender died mid-request (a kill -9 in a crash test): like any real
                 # server, drop the half-received request instead of judging its signature.
                 return
-            override, verified = receiver.check(headers, body)
+            override, verified = receiver.check_request(self.path, headers, body)
             reply = override if override is not None else receiver._next_reply()
             receiver._record(
                 Received(

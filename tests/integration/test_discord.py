@@ -9,6 +9,7 @@ from consumers.destinations.discord import DiscordDestination, render_discord
 from consumers.errors import DeliveryError
 from tests.integration.receivers import Reply, WebhookReceiver
 from tests.integration.test_destinations import make_alert
+from tests.support.alerts import make_digest, make_health, many_alerts
 
 
 def test_render_keeps_discord_limits() -> None:
@@ -46,3 +47,16 @@ async def test_discord_receives_embed() -> None:
         await dest.send(make_alert())
         [request] = receiver.received
         assert request.json()["embeds"][0]["title"] == "Beijing weighs yuan move"
+
+
+async def test_discord_receives_digest_and_feed_health() -> None:
+    async with WebhookReceiver() as receiver, httpx.AsyncClient() as client:
+        dest = DiscordDestination("d", receiver.url, client, timeout=5, allow_private=True)
+        await dest.send_digest(make_digest(many_alerts(600)))
+        await dest.send_feed_health(make_health("failing"))
+        digest, health = receiver.received
+        embed = digest.json()["embeds"][0]
+        assert embed["title"] == "Digest: 600 stories, 2024-05-01 12:00–13:00 UTC"
+        assert len(embed["description"]) <= 4096
+        assert embed["description"].rsplit("\n", 1)[1].endswith("more")
+        assert health.json()["embeds"][0]["description"].startswith("Feed wire is failing")
