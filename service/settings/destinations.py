@@ -17,9 +17,9 @@ from service.settings.sections import DeliveryOverrides
 from service.settings.types import Duration, Name, Section, check_http_url
 from service.signing import decode_base64_secret
 
-# teams, ntfy, email, telegram and slack app mode have config checks below but no adapter yet,
+# teams, ntfy, telegram and slack app mode have config checks below but no adapter yet,
 # so the type list (what `check` accepts) holds only the types that can deliver.
-DestinationType = Literal["slack", "webhook", "console", "discord"]
+DestinationType = Literal["slack", "webhook", "console", "discord", "email"]
 
 # The keys each type may carry besides name, type, allow_private, min_interval and delivery.
 _ALLOWED: dict[str, frozenset[str]] = {
@@ -148,6 +148,8 @@ def _check_ntfy(cfg: DestinationConfig) -> None:
 def _check_email(cfg: DestinationConfig) -> None:
     if not cfg.host:
         raise ValueError("an email destination needs a host")
+    if not all(c.isalnum() or c in ".-:[]" for c in cfg.host) or not cfg.host.isascii():
+        raise ValueError("host is the SMTP server's name or IP address, not a URL")
     if cfg.port is None:
         raise ValueError("an email destination needs a port")
     if cfg.tls is None:
@@ -161,6 +163,11 @@ def _check_email(cfg: DestinationConfig) -> None:
             raise ValueError(f"to[{i}] is not an email address")
     if (cfg.username is None) != (cfg.password is None):
         raise ValueError("an email destination takes username and password together")
+    if cfg.username is not None and cfg.tls == "none":
+        raise ValueError(
+            "an email destination with a password needs tls: starttls or tls"
+            " (with tls: none the password would cross the network in clear)"
+        )
 
 
 def _is_address(value: str) -> bool:
