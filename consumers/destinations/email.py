@@ -90,53 +90,68 @@ class EmailDestination:
         await self._deliver(render_email_health(alert, self._envelope))
 
     async def _deliver(self, message: EmailMessage) -> None:
-        """Check the address, connect, (STARTTLS,) log in, send to every recipient, quit."""
-        sock = await self._connect()
-        smtp = aiosmtplib.SMTP(
-            hostname=self._host,  # for TLS (certificate name, SNI) only: we connected already
-            sock=sock,
-            use_tls=self._tls == "tls",
-            start_tls=self._tls == "starttls",
-            tls_context=self._tls_context() if self._tls != "none" else None,
-            username=self._username,
-            password=self._password,
-            timeout=self._timeout,
-            # An address literal (RFC 5321 4.1.3) instead of aiosmtplib's getfqdn(), which
-            # does reverse DNS and can take seconds.
-            local_hostname=_address_literal(sock),
-        )
+        """Check the address, connect, (STARTTLS,) log in, send to every recipient, quit.
+
+        One deadline, `timeout`, covers the whole session, connect included.
+        """
         try:
             async with asyncio.timeout(self._timeout):
-                await smtp.connect()
-                refused, _ = await smtp.send_message(
-                    message,
-                    sender=self._envelope.sender,
-                    recipients=list(self._envelope.recipients),
-                )
-                with contextlib.suppress(aiosmtplib.SMTPException):
-                    await smtp.quit()
+                refused = await self._session(message)
         except TimeoutError:
             raise DeliveryError(
                 f"{self._what}: the SMTP server did not finish within {self._timeout:g}s",
                 retriable=True,
             ) from None
-        except aiosmtplib.SMTPException as exc:
-            raise classify_smtp_error(exc, self._what) from None
-        except OSError as exc:
-            raise _os_error(exc, self._what) from None
-        finally:
-            smtp.close()
-            sock.close()
         if refused:
             # The others have it; sending again would give them a second copy.
-            codes = sorted({r.code for r in refused.values()})
             log.warning(
                 "email_recipients_refused",
                 destination=self.name,
                 refused=len(refused),
                 delivered=len(self._envelope.recipients) - len(refused),
-                codes=codes,
+                codes=sorted(set(refused)),
             )
+
+    async def _session(self, message: EmailMessage) -> list[int]:
+        """One SMTP session; returns the codes of recipients refused while others took it."""
+        sock = await self._connect()
+        smtp = aiosmtplib.SMTP(
+            hostname=self._host,  # for TLS (certificate name, SNI) only: we connected already
+            sock=sock,
+            use_tls=self._tls == "tls",
+            start_tls=False,  # done below, so a failure leaves the transport for us to abort
+            tls_context=self._tls_context() if self._tls != "none" else None,
+            timeout=self._timeout,
+            # An address literal (RFC 5321 4.1.3) instead of aiosmtplib's getfqdn(), which
+            # does reverse DNS and can take seconds.
+            local_hostname=_address_literal(sock),
+        )
+        last: asyncio.BaseTransport | None = None
+        try:
+            await smtp.connect()
+            if self._tls == "starttls":
+                await smtp.starttls()
+            if self._username is not None and self._password is not None:
+                await smtp.login(self._username, self._password)
+            refused, _ = await smtp.send_message(
+                message, sender=self._envelope.sender, recipients=list(self._envelope.recipients)
+            )
+            last = smtp.transport
+            with contextlib.suppress(aiosmtplib.SMTPException):
+                await smtp.quit()
+            return [r.code for r in refused.values()]
+        except aiosmtplib.SMTPException as exc:
+            raise classify_smtp_error(exc, self._what) from None
+        except OSError as exc:
+            raise _os_error(exc, self._what) from None
+        finally:
+            # Aborted, not closed: after QUIT or a failure nothing more is said, and a graceful
+            # TLS close would leave the socket open until the server answers it.
+            for transport in (smtp.transport, last):
+                if isinstance(transport, asyncio.Transport):
+                    transport.abort()
+            smtp.close()
+            sock.close()
 
     async def _connect(self) -> socket.socket:
         try:
@@ -158,11 +173,13 @@ class EmailDestination:
             sock = socket.socket(family, socket.SOCK_STREAM)
             sock.setblocking(False)
             try:
-                async with asyncio.timeout(self._timeout):
-                    await loop.sock_connect(sock, (str(ip), self._port))
-            except (OSError, TimeoutError):
+                await loop.sock_connect(sock, (str(ip), self._port))
+            except OSError:
                 sock.close()
                 continue
+            except BaseException:  # the deadline (cancellation): no socket left open
+                sock.close()
+                raise
             return sock
         raise DeliveryError(
             f"{self._what}: could not connect to the SMTP server (port {self._port})",

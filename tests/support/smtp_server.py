@@ -73,7 +73,12 @@ class _Handler:
                 sender=str(envelope.mail_from),
                 recipients=list(envelope.rcpt_tos),
                 raw=content,
-                tls=bool(session.ssl),
+                # session.ssl is set by STARTTLS; an implicit-TLS transport says so itself.
+                tls=bool(session.ssl)
+                or (
+                    server.transport is not None
+                    and bool(server.transport.get_extra_info("ssl_object"))
+                ),
                 login=login,
             )
         )
