@@ -87,7 +87,8 @@ class DestinationConfig(Section):
         for key in _OPTIONAL_KEYS:
             if key not in allowed and getattr(self, key) is not None:
                 shown = "from" if key == "from_" else key
-                raise ValueError(f"a {self.type} destination takes no {shown}")
+                article = "an" if self.type[0] in "aeiou" else "a"
+                raise ValueError(f"{article} {self.type} destination takes no {shown}")
         check = _CHECKS.get(str(self.type))
         if check is not None:
             check(self)
