@@ -65,7 +65,7 @@ class EmailDestination:
         # Mail relays throttle bursts per sender (and providers' spam scoring notices them);
         # one message a second keeps a flood of alerts well inside typical relay limits.
         self.min_interval = 1.0
-        self._host = host
+        self._host = host.strip("[]")  # an IPv6 literal may be written [2001:db8::25]
         self._port = port
         self._tls: TlsMode = tls
         self._envelope = Envelope(sender, tuple(recipients))

@@ -194,9 +194,12 @@ def _one_line(text: str) -> str:
 
 
 def _plain(text: str) -> str:
-    """A summary keeps its line breaks but no other control characters."""
-    lines = (_one_line(line) for line in text.strip().splitlines())
-    return "\n".join(line for line in lines if line)
+    """A summary keeps its paragraphs (runs of blank lines become one) but no control characters."""
+    out: list[str] = []
+    for line in (_one_line(raw) for raw in text.strip().splitlines()):
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()
 
 
 def _safe_link(link: str) -> str | None:

@@ -3,6 +3,7 @@ built, what a failing server makes of the alert, and TLS and login with a test-m
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import pytest
 from consumers.destinations.email import EmailDestination
 from consumers.errors import DeliveryError
 from service.models import Digest, DigestWindow, FeedHealthAlert, StoryRef
+from service.netguard import IPAddress
 from tests.integration.test_destinations import make_alert
 from tests.support.smtp_server import SmtpServer, self_signed, server_tls
 
@@ -290,3 +292,39 @@ async def test_feed_health_alert_arrives_as_one_sentence(smtp: SmtpServer) -> No
     [got] = smtp.received
     assert got.message["Subject"].startswith("[feed failing] Feed wire is failing (HTTP 503)")
     assert got.message["Message-ID"] == "<health-wire-1@news.example>"
+
+
+async def test_the_connection_goes_to_the_address_that_was_checked(smtp: SmtpServer) -> None:
+    """`mail.invalid` cannot resolve for real: delivery works only because the socket goes to
+    the answer the guard checked, never through a second lookup."""
+    lookups: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        lookups.append(host)
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    await destination(smtp.port, host="mail.invalid", resolver=resolve).send(make_alert())
+    assert len(smtp.received) == 1
+    assert lookups == ["mail.invalid"]
+
+
+async def test_a_name_with_one_private_answer_is_refused(smtp: SmtpServer) -> None:
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        return [ipaddress.ip_address("93.184.215.14"), ipaddress.ip_address("127.0.0.1")]
+
+    dest = destination(smtp.port, host="mail.invalid", resolver=resolve, allow_private=False)
+    with pytest.raises(DeliveryError) as caught:
+        await dest.send(make_alert())
+    assert caught.value.retriable is False
+    assert "non-public address" in str(caught.value)
+    assert smtp.received == []
+
+
+async def test_an_unresolvable_host_is_retriable() -> None:
+    async def resolve(host: str, port: int) -> list[IPAddress]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    with pytest.raises(DeliveryError) as caught:
+        await destination(25, host="mail.invalid", resolver=resolve).send(make_alert())
+    assert caught.value.retriable is True
+    assert "could not be resolved" in str(caught.value)
