@@ -73,7 +73,8 @@ class EmailDestination:
         self._password = password
         self._timeout = timeout
         self._allow_private = allow_private
-        self._ca_bundle = ca_bundle
+        # Built once: loading the system CA store costs more than the rest of a send.
+        self._tls_context = _tls_context(ca_bundle) if tls != "none" else None
         self._resolver = resolver
         self._what = f"email destination {name!r}"
 
@@ -120,7 +121,7 @@ class EmailDestination:
             sock=sock,
             use_tls=self._tls == "tls",
             start_tls=False,  # done below, so a failure leaves the transport for us to abort
-            tls_context=self._tls_context() if self._tls != "none" else None,
+            tls_context=self._tls_context,
             timeout=self._timeout,
             # An address literal (RFC 5321 4.1.3) instead of aiosmtplib's getfqdn(), which
             # does reverse DNS and can take seconds.
@@ -186,13 +187,6 @@ class EmailDestination:
             retriable=True,
         )
 
-    def _tls_context(self) -> ssl.SSLContext:
-        """Certificates are always checked: default CAs plus network.ca_bundle, if set."""
-        context = ssl.create_default_context()
-        if self._ca_bundle is not None:
-            context.load_verify_locations(cafile=self._ca_bundle)
-        return context
-
 
 def classify_smtp_error(exc: aiosmtplib.SMTPException, what: str) -> DeliveryError:
     """One sentence per kind of SMTP failure. RFC 5321: 4xx is "not now" (retried), 5xx is
@@ -234,6 +228,14 @@ def classify_smtp_error(exc: aiosmtplib.SMTPException, what: str) -> DeliveryErr
             retriable=False,
         )
     return DeliveryError(f"{what}: SMTP failed ({type(exc).__name__})", retriable=True)
+
+
+def _tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """Certificates are always checked: default CAs plus network.ca_bundle, if set."""
+    context = ssl.create_default_context()
+    if ca_bundle is not None:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
 
 
 def _os_error(exc: OSError, what: str) -> DeliveryError:

@@ -7,6 +7,7 @@ time, and answer the next messages with scripted replies (451, 550, ...) at RCPT
 
 from __future__ import annotations
 
+import logging
 import shutil
 import ssl
 import subprocess
@@ -21,6 +22,10 @@ from typing import Any, cast
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+# aiosmtpd logs each session at INFO and warns about its own deprecated login_data on every
+# AUTH; neither is about the code under test.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 CERT_HOST = "localhost"  # the certificate also names 127.0.0.1, so either can be dialled
 
