@@ -20,6 +20,7 @@ import structlog
 
 from consumers.kafka_intake import NotifierIntake, PartitionHandOver
 from consumers.kafka_outbox import DeliveryLog, KafkaOutbox
+from consumers.kafka_slack_messages import KafkaFirstMessages
 from consumers.kafka_stories import KafkaStoryLog
 from consumers.matcher import MatcherStage
 from consumers.notifier import Notifier
@@ -212,7 +213,14 @@ async def _notifier(role: _Role) -> Work:
     stories = KafkaStoryLog(role.bus)
     await role.start(stories.start, stories.stop)
     desk = story_desk(role.settings, stories, role.metrics)
-    destinations = build_destinations(role.settings, role.client)
+    work: Work = []
+    first_messages = None
+    if any(d.app_mode and d.updates for d in role.settings.destinations):
+        # Slack app mode threads or edits: where each story's first message went.
+        first_messages = KafkaFirstMessages(role.bus)
+        await role.start(first_messages.start, first_messages.stop)
+        work.append(first_messages.follow(role.stop))
+    destinations = build_destinations(role.settings, role.client, first_messages)
     outbox = KafkaOutbox(role.bus, deliveries, destinations, desk)
     notifier = Notifier(outbox, destinations, policies_of(role.settings), role.metrics)
     consumer = make_consumer(role.bus.cfg, "notifier")
@@ -224,6 +232,7 @@ async def _notifier(role: _Role) -> Work:
     intake = NotifierIntake(consumer, outbox, notifier)
     role.watchdog.watch("notifier", lambda: intake.last_progress)
     return [
+        *work,
         deliveries.follow(role.stop),
         stories.follow(desk, role.stop),
         intake.run(role.stop),
