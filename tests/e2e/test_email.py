@@ -5,13 +5,16 @@ anywhere, and `newsalert check` naming a missing or wrong key in one line."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import run_cli
-from tests.feeds import BOTH, CHINA, ICO, OTHER, rss
+from tests.e2e.conftest import NEWSALERT, run_cli
+from tests.feeds import BOTH, CHINA, ICO, OTHER, Item, rss
 from tests.integration.feedserver import FeedServer, Reply
 from tests.support.smtp_server import SmtpServer, self_signed, server_tls
 
@@ -168,3 +171,41 @@ def test_check_names_the_missing_or_wrong_key_in_one_line(
     assert says in line, line
     assert PASSWORD not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_flood_goes_out_as_one_digest_email(tmp_path: Path) -> None:
+    """One single alert per window; the rest of the window arrives as one digest message."""
+    stories = [Item(f"c{n}", f"China wire story {n}", hours_ago=1 + n / 10) for n in range(4)]
+    with FeedServer() as feeds, SmtpServer() as smtp:
+        url = feeds.route("/wire.xml", Reply(body=rss(stories)))
+        email = f"""\
+            host: 127.0.0.1
+            port: {smtp.port}
+            tls: none
+            from: newsalert@alerts.example
+            to: [desk@example.org]
+            flood: {{max: 1, per: 2s}}
+            """
+        config = _config(tmp_path, url, email)
+        proc = subprocess.Popen(  # noqa: S603 - our own console script
+            [NEWSALERT, "run", "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            got = smtp.wait(2, within=30)
+            time.sleep(1.0)  # nothing more is on its way
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+        assert proc.returncode == 0
+        assert len(smtp.received) == 2
+        single, digest = (r.message for r in got)
+        assert single["Subject"].startswith("[china] China wire story")
+        assert digest["Subject"].startswith("Digest: 3 stories, ")
+        body = digest.get_body(("plain",))
+        assert body is not None
+        listed = [line for line in body.get_content().splitlines() if line.startswith("- ")]
+        assert len(listed) == 3 and all("(wire)" in line for line in listed)
+        assert digest["Message-ID"] != single["Message-ID"]

@@ -11,6 +11,7 @@ import logging
 import shutil
 import ssl
 import subprocess
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -157,6 +158,15 @@ class SmtpServer:
     @property
     def logins(self) -> list[tuple[str, bool]]:
         return self._state.logins
+
+    def wait(self, count: int, *, within: float) -> list[Received]:
+        """Block until `count` messages have arrived (or fail the test after `within` seconds)."""
+        deadline = time.monotonic() + within
+        while len(self._state.received) < count:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{len(self._state.received)} of {count} messages within {within}s")
+            time.sleep(0.05)
+        return list(self._state.received)
 
     def script_data(self, replies: Iterable[str]) -> None:
         self._state.data_replies.extend(replies)
