@@ -129,6 +129,23 @@ async def check_url(url: str, *, allow_private: bool, resolver: Resolver | None 
             )
 
 
+async def checked_addresses(
+    host: str, port: int, *, allow_private: bool, resolver: Resolver | None = None
+) -> list[IPAddress]:
+    """Every address of `host`, for callers that open their own sockets (SMTP); connect only
+    to these. Raises BlockedAddressError when one is non-public and private ones are not
+    allowed, FetchError (retriable) when the name does not resolve."""
+    addresses = await _resolve(host, port, resolver or system_resolve)
+    if not allow_private:
+        for ip in addresses:
+            if not is_public_address(ip):
+                raise BlockedAddressError(
+                    f"Refused to connect to {host}: it resolves to the non-public address {ip}"
+                    " (set allow_private to permit it)."
+                )
+    return addresses
+
+
 async def _resolve(host: str, port: int, resolver: Resolver = system_resolve) -> list[IPAddress]:
     try:
         return [ipaddress.ip_address(host.strip("[]"))]  # a literal needs no DNS

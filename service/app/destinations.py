@@ -8,6 +8,7 @@ from consumers.delivery import DeliveryPolicy
 from consumers.destinations.base import Destination
 from consumers.destinations.console import ConsoleDestination
 from consumers.destinations.discord import DiscordDestination
+from consumers.destinations.email import EmailDestination
 from consumers.destinations.ntfy import NtfyDestination
 from consumers.destinations.slack import SlackDestination
 from consumers.destinations.slack_app import FirstMessages, MemoryFirstMessages, SlackAppDestination
@@ -84,12 +85,34 @@ def build_destinations(
                 timeout=timeout,
                 allow_private=allow_private,
             )
+        elif cfg.type == "email":
+            dest = email_destination(cfg, settings, timeout=timeout, allow_private=allow_private)
         else:
             dest = ConsoleDestination(cfg.name)
         if cfg.min_interval is not None:
             dest.min_interval = cfg.min_interval
         out[cfg.name] = dest
     return out
+
+
+def email_destination(
+    cfg: DestinationConfig, settings: Settings, *, timeout: float, allow_private: bool
+) -> EmailDestination:
+    """The config check guarantees host, port, tls, from and to for an email destination."""
+    assert cfg.host and cfg.port and cfg.tls and cfg.from_ and cfg.to
+    return EmailDestination(
+        cfg.name,
+        host=cfg.host,
+        port=cfg.port,
+        tls=cfg.tls,
+        sender=cfg.from_,
+        recipients=cfg.to,
+        username=cfg.username.get_secret_value() if cfg.username else None,
+        password=cfg.password.get_secret_value() if cfg.password else None,
+        timeout=timeout,
+        allow_private=allow_private,
+        ca_bundle=settings.network.ca_bundle,
+    )
 
 
 def policies_of(settings: Settings) -> dict[str, DeliveryPolicy]:

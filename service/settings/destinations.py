@@ -21,9 +21,9 @@ from service.signing import decode_base64_secret
 
 SLACK_API_URL = "https://slack.com/api"
 
-# email has config checks below but no adapter yet, so the type list (what `check` accepts)
-# holds only the types that can deliver.
-DestinationType = Literal["slack", "webhook", "console", "discord", "teams", "ntfy", "telegram"]
+DestinationType = Literal[
+    "slack", "webhook", "console", "discord", "teams", "ntfy", "telegram", "email"
+]
 
 # The keys each type may carry besides name, type, allow_private, min_interval and delivery.
 _ALLOWED: dict[str, frozenset[str]] = {
@@ -91,7 +91,8 @@ class DestinationConfig(Section):
         for key in _OPTIONAL_KEYS:
             if key not in allowed and getattr(self, key) is not None:
                 shown = "from" if key == "from_" else key
-                raise ValueError(f"a {self.type} destination takes no {shown}")
+                article = "an" if self.type[0] in "aeiou" else "a"
+                raise ValueError(f"{article} {self.type} destination takes no {shown}")
         check = _CHECKS.get(str(self.type))
         if check is not None:
             check(self)
@@ -182,6 +183,8 @@ def _header_safe(value: str) -> bool:
 def _check_email(cfg: DestinationConfig) -> None:
     if not cfg.host:
         raise ValueError("an email destination needs a host")
+    if not all(c.isalnum() or c in ".-:[]" for c in cfg.host) or not cfg.host.isascii():
+        raise ValueError("host is the SMTP server's name or IP address, not a URL")
     if cfg.port is None:
         raise ValueError("an email destination needs a port")
     if cfg.tls is None:
@@ -195,6 +198,11 @@ def _check_email(cfg: DestinationConfig) -> None:
             raise ValueError(f"to[{i}] is not an email address")
     if (cfg.username is None) != (cfg.password is None):
         raise ValueError("an email destination takes username and password together")
+    if cfg.username is not None and cfg.tls == "none":
+        raise ValueError(
+            "an email destination with a password needs tls: starttls or tls"
+            " (with tls: none the password would cross the network in clear)"
+        )
 
 
 def _is_address(value: str) -> bool:

@@ -136,7 +136,7 @@ BROKEN = [
     ("duplicate key", GOOD + "state_dir: a\nstate_dir: b\n", "duplicate key 'state_dir'", 20),
     (
         "unknown destination type",
-        GOOD.replace("type: console", "type: email"),
+        GOOD.replace("type: console", "type: pigeon"),
         "destinations[2].type",
         18,
     ),
