@@ -7,8 +7,8 @@ import pytest
 
 from consumers.destinations.discord import DiscordDestination, render_discord
 from consumers.errors import DeliveryError
-from tests.integration.receivers import Reply, WebhookReceiver
 from tests.integration.test_destinations import make_alert
+from tests.support.receivers import Reply, WebhookReceiver
 
 
 def test_render_keeps_discord_limits() -> None:
