@@ -5,12 +5,12 @@ every entry, as the poller would produce them), builds vocabularies from those a
 for N = 1,000, 10,000 and 100,000 and each workload (broad and selective unless told) generates
 N watchlists of realistic shape, then prints one JSON line per workload and N:
 
-    .venv/bin/python bench/match.py [--sizes 1000,10000,100000] [--workloads broad,selective]
+    .venv/bin/python -m bench.match [--sizes 1000,10000,100000] [--workloads broad,selective]
                                     [--seed 1]
 
 On other people's rules and articles:
 
-    .venv/bin/python bench/match.py --watchlists FILE --articles FILE
+    .venv/bin/python -m bench.match --watchlists FILE --articles FILE
 
 (watchlists: a YAML list of `name` and `query`, or a config file with a `watchlists:` key;
 articles: JSON lines with at least `title` and `summary`, optionally `feed` and `link`).

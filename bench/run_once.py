@@ -5,7 +5,7 @@ keeps config/newsalert.yaml's watchlists but points its feeds at those copies (b
 so every item is matched), runs the real command, and prints one JSON line of figures:
 feeds, articles, alerts, wall seconds and the child's peak resident memory.
 
-    .venv/bin/python bench/run_once.py [--realdata DIR]
+    .venv/bin/python -m bench.run_once [--realdata DIR]
 """
 
 from __future__ import annotations
