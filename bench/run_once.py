@@ -70,6 +70,8 @@ def main() -> int:
                 for i, p in enumerate(files)
             ],
             "watchlists": default["watchlists"],
+            # The default watchlists use its concept sets, named relative to config/.
+            "concepts": [str(ROOT / "config" / c) for c in default.get("concepts", [])],
             "destinations": default["destinations"],
         }
         path = Path(tmp) / "bench.yaml"
