@@ -51,7 +51,7 @@ def write_config(
         "network": {"allow_private": True},
         "logging": {"format": "json"},
         "polling": {"interval": interval, "backfill": backfill, "timeout": "5s"},
-        # The harness's stories differ only by number and feed ("China story 00001 on f01"),
+        # The rig's stories (story_feeds) differ only by number and feed ("China story 00001 on f01"),
         # which story grouping rightly takes for copies of one event. These runs count
         # deliveries, so grouping is off here; tests/e2e/test_stories.py covers it.
         "stories": {"window": 0},
