@@ -5,7 +5,7 @@ the clock passed in, and the Slack rendering of every message that would be post
 at 09:00 London (daytime: the flood limit applies) and at 23:00 (quiet hours). Two of the 50
 stories also match the priority watchlist. Prints one line per message and a summary.
 
-    .venv/bin/python bench/burst.py
+    .venv/bin/python -m bench.burst
 """
 
 from __future__ import annotations

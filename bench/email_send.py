@@ -6,7 +6,7 @@ notifier would with `min_interval: 0s`. Prints per mode the median and 95th perc
 send and the messages per second. The server runs in a thread of this process and shares its
 cores, so the figures are an upper bound on our side's cost, not a relay's speed.
 
-    .venv/bin/python bench/email_send.py [--count 200]
+    .venv/bin/python -m bench.email_send [--count 200]
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from consumers.destinations.email import EmailDestination
 from service.models import Alert, Article, FeedRef, WatchlistMatch

@@ -7,8 +7,10 @@ warm-up story has gone all the way through, it adds stories to the feeds over ti
 for each, when the feed first served it and when the receiver first accepted its alert. Prints
 one JSON line: count, median_s, p99_s, max_s, lost, repeated (and the set-up).
 
-    .venv/bin/python bench/kafka_latency.py [--stories 200] [--feeds 10] [--rate 5]
-    .venv/bin/python bench/kafka_latency.py --embedded
+    .venv/bin/python -m bench.kafka_latency [--stories 200] [--feeds 10] [--rate 5]
+    .venv/bin/python -m bench.kafka_latency --embedded
+
+It reuses the Kafka tests' helpers (tests.support), so it runs as a module from the repo root.
 """
 
 from __future__ import annotations
@@ -16,16 +18,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import statistics
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "kafka"
+from tests.support.broker import kafka_section, start_broker
+from tests.support.processes import Stage
+from tests.support.rig import first_arrivals, pipeline_rig, tally, wait_delivered
+from tests.support.story_feeds import Stream
+
 DESTINATION = "bench"
 
 
@@ -36,28 +41,10 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    # The harness lives with the tests; the bench reuses it rather than keeping a second copy.
-    sys.path.insert(0, str(ROOT))
-    from tests.kafka.harness import (
-        Stage,
-        Stream,
-        first_arrivals,
-        kafka_script_run,
-        kafka_section,
-        pipeline_rig,
-        tally,
-        wait_delivered,
-    )
-
-    kafka: dict[str, Any] | None = None
-    broker_dir = work / "broker"
-    if not args.embedded:
-        code, out, err = kafka_script_run(SCRIPT, "start", "--dir", str(broker_dir))
-        if code != 0:
-            raise SystemExit(f"scripts/kafka start failed:\n{err}")
-        bootstrap = re.findall(r"^bootstrap=(\S+)$", out, re.MULTILINE)[-1]
-        kafka = kafka_section(bootstrap, "bench")
-    try:
+    with ExitStack() as broker:
+        kafka: dict[str, Any] | None = None
+        if not args.embedded:
+            kafka = kafka_section(broker.enter_context(start_broker(work / "broker")), "bench")
         with pipeline_rig(
             work / "newsalert.yaml",
             feeds=args.feeds,
@@ -89,9 +76,6 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             wait_delivered(hook, expected, within=60, quiet=3, supervisor=supervisor)
             arrivals = first_arrivals(hook)
             supervisor.stop_all()
-    finally:
-        if not args.embedded:
-            kafka_script_run(SCRIPT, "stop", "--dir", str(broker_dir), timeout=60)
 
     latencies = sorted(
         arrivals[story.title, DESTINATION] - story.added_at

@@ -5,10 +5,10 @@ filed under (stems, wildcard prefixes, unspaced substrings: `query_keys.key_of`)
 summary hold. It splits each field with one regex and looks every word up in a memo
 (`keys.KeyFinder`). The issue asked for the fastest sound tool, measured: this benchmark
 times that path against the multi-pattern matchers on PyPI, on the same generated watchlists
-(bench/match.py's workloads) and the real articles:
+(bench/workloads.py) and the real articles:
 
     .venv/bin/pip install -e '.[bench]'    # pyahocorasick, ahocorasick-rs, hyperscan
-    .venv/bin/python bench/key_scan.py [--sizes 1000,100000] [--workloads broad,selective]
+    .venv/bin/python -m bench.key_scan [--sizes 1000,100000] [--workloads broad,selective]
 
 One JSON line per workload and size, times in microseconds per article (title and summary):
 
@@ -47,8 +47,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from match import DEFAULT_REALDATA, WORKLOADS, generate_workload, real_articles
-
+from bench.workloads import DEFAULT_REALDATA, WORKLOADS, generate_workload, real_articles
 from consumers.matching.document import KeyFinder, Lexicon
 from consumers.matching.parse import parse_watchlist
 from consumers.matching.query_keys import term_keys

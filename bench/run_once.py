@@ -5,7 +5,7 @@ keeps config/newsalert.yaml's watchlists but points its feeds at those copies (b
 so every item is matched), runs the real command, and prints one JSON line of figures:
 feeds, articles, alerts, wall seconds and the child's peak resident memory.
 
-    .venv/bin/python bench/run_once.py [--realdata DIR]
+    .venv/bin/python -m bench.run_once [--realdata DIR]
 """
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ def main() -> int:
                 for i, p in enumerate(files)
             ],
             "watchlists": default["watchlists"],
+            # The default watchlists use its concept sets, named relative to config/.
+            "concepts": [str(ROOT / "config" / c) for c in default.get("concepts", [])],
             "destinations": default["destinations"],
         }
         path = Path(tmp) / "bench.yaml"

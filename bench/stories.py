@@ -8,7 +8,7 @@ story from another feed (half its title words kept, the rest redrawn). It fills 
 with N open stories, then times `expire` + `assign` for --articles more, with times spaced so
 that expiry keeps about N stories open, and prints one JSON line:
 
-    .venv/bin/python bench/stories.py [--open 10000] [--articles 5000] [--copies 0.2] [--seed 1]
+    .venv/bin/python -m bench.stories [--open 10000] [--articles 5000] [--copies 0.2] [--seed 1]
 
 Fields: open_stories (at the end), median_ms, p99_ms, max_ms (per article, one core),
 grouped (articles that joined a story), bytes_per_story (tracemalloc: the index's memory
@@ -22,18 +22,16 @@ import json
 import random
 import re
 import statistics
-import sys
 import time
 import tracemalloc
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from consumers.stories import StoryIndex, StoryItem
+
 ROOT = Path(__file__).resolve().parents[1]
 REALDATA = ROOT.parent / "shared" / "realdata" / "feeds"
-sys.path.insert(0, str(ROOT))
-
-from consumers.stories import StoryIndex, StoryItem  # noqa: E402
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 WINDOW = timedelta(hours=48)

@@ -4,7 +4,7 @@ Reads tests/data/stories_labels.tsv and the real feeds it names (../shared/reald
 groups the entries with each method at each threshold (a 48h window, in time order, as the
 service would) and prints one JSON line per method and threshold:
 
-    .venv/bin/python bench/stories_eval.py [--window-hours 48] [--show-errors]
+    .venv/bin/python -m bench.stories_eval [--window-hours 48] [--show-errors]
 
 Methods: `link` (same canonical link), `title` (same normalised title), `shingle` (Jaccard of
 title word bigrams), `tfidf` (cosine of title and summary-start TF-IDF, names weighted, IDF
@@ -18,16 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the loader lives with the tests; reuse it, keep one copy
-
-from consumers.stories import METHODS, group  # noqa: E402
-from consumers.stories.evaluate import pairwise  # noqa: E402
-from tests.stories_labels import LABELS, labelled_items  # noqa: E402
+from consumers.stories import METHODS, group
+from consumers.stories.evaluate import pairwise
+from tests.support.story_labels import LABELS, labelled_items
 
 SHINGLE_SWEEP = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
 TFIDF_SWEEP = (0.2, 0.25, 0.3, 0.33, 0.35, 0.38, 0.4, 0.45, 0.5)

@@ -7,20 +7,15 @@ engine the tests skip locally but fail under CI (CI set), where they must never 
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
 from tests.container import engine
-from tests.kafka.conftest import kafka_bootstrap, topic_prefix
-
-__all__ = ["kafka_bootstrap", "topic_prefix"]  # the Kafka tests' fixtures, used here too
 
 HERE = Path(__file__).resolve().parent
 
@@ -38,17 +33,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         mine[0].add_marker(pytest.mark.timeout(SETUP_TIMEOUT_S), append=False)
 
 
-def skip_or_fail(reason: str) -> NoReturn:
-    if os.environ.get("CI"):
-        pytest.fail(f"container tests must not be skipped in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def docker_engine() -> Iterator[None]:
     problem, started = engine.ensure_engine()
     if problem is not None:
-        skip_or_fail(problem)
+        engine.skip_or_fail(problem)
     try:
         yield
     finally:

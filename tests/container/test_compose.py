@@ -22,18 +22,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.container.conftest import skip_or_fail
-from tests.container.engine import REPO, apt_install, config_dir, docker, free_port
-from tests.integration.feedserver import FeedServer
-from tests.integration.receivers import WebhookReceiver
-from tests.kafka.harness import (
-    WEBHOOK_SECRET,
-    StoryFeeds,
-    kafka_section,
-    wait_delivered,
-    wait_until,
-    write_config,
-)
+from tests.container.engine import REPO, apt_install, config_dir, docker, free_port, skip_or_fail
+from tests.support.broker import kafka_section
+from tests.support.cli import WEBHOOK_SECRET
+from tests.support.feed_server import FeedServer
+from tests.support.receivers import WebhookReceiver
+from tests.support.rig import wait_delivered, wait_until, write_config
+from tests.support.story_feeds import StoryFeeds
 
 ROLES = ("poller", "matcher", "notifier")
 

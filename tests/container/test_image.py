@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.container.engine import Container, config_dir, docker, free_port
-from tests.integration.feedserver import FeedServer
-from tests.integration.receivers import Reply, WebhookReceiver
-from tests.kafka.harness import WEBHOOK_SECRET, StoryFeeds, wait_delivered, write_config
+from tests.support.cli import WEBHOOK_SECRET
+from tests.support.feed_server import FeedServer
+from tests.support.receivers import Reply, WebhookReceiver
+from tests.support.rig import wait_delivered, write_config
+from tests.support.story_feeds import StoryFeeds
 
 STATE = Path("/app/data")  # the image's VOLUME, writable by its user
 UID = 10001

@@ -9,15 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.container.engine import Container, config_dir
-from tests.integration.feedserver import FeedServer
-from tests.integration.receivers import WebhookReceiver
-from tests.kafka.harness import (
-    WEBHOOK_SECRET,
-    StoryFeeds,
-    kafka_section,
-    wait_delivered,
-    write_config,
-)
+from tests.support.broker import kafka_section
+from tests.support.cli import WEBHOOK_SECRET
+from tests.support.feed_server import FeedServer
+from tests.support.receivers import WebhookReceiver
+from tests.support.rig import wait_delivered, write_config
+from tests.support.story_feeds import StoryFeeds
 
 ROLES = ("poller", "matcher", "notifier")
 

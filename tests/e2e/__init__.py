@@ -1,0 +1,1 @@
+"""The real `newsalert` command as a user runs it, against local feed servers and receivers."""

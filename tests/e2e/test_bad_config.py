@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import run_cli
+from tests.support.cli import run_cli
 
 SECRET = "https://hooks.slack.com/services/T0SECRET/B0SECRET/sEcReTtOkEn123"
 GOOD = """\

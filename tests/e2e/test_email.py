@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import NEWSALERT, run_cli
-from tests.feeds import BOTH, CHINA, ICO, OTHER, Item, rss
-from tests.integration.feedserver import FeedServer, Reply
+from tests.support.cli import NEWSALERT, run_cli
+from tests.support.feed_server import FeedServer, Reply
+from tests.support.sample_feeds import BOTH, CHINA, ICO, OTHER, Item, rss
 from tests.support.smtp_server import SmtpServer, self_signed, server_tls
 
 PASSWORD = "smtpPassw0rd-e2e-Zq9"

@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.e2e.conftest import NEWSALERT, WEBHOOK_SECRET, run_cli
-from tests.feeds import BOTH, CHINA, ICO, OTHER, Item, rss
-from tests.integration.feedserver import FeedServer, Reply
-from tests.integration.receivers import Reply as ReceiverReply
-from tests.integration.receivers import SlackReceiver, WebhookReceiver
+from tests.support.cli import NEWSALERT, WEBHOOK_SECRET, run_cli
+from tests.support.feed_server import FeedServer, Reply
+from tests.support.receivers import Reply as ReceiverReply
+from tests.support.receivers import SlackReceiver, WebhookReceiver
+from tests.support.sample_feeds import BOTH, CHINA, ICO, OTHER, Item, rss
 
 ENV = {"HOOK_SECRET": WEBHOOK_SECRET}
 

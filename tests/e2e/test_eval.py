@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.conftest import run_cli
-from tests.feeds import BOTH, CHINA, ICO, OTHER, Item, rss
+from tests.support.cli import run_cli
+from tests.support.sample_feeds import BOTH, CHINA, ICO, OTHER, Item, rss
 
 CONFIG = """
 feeds:

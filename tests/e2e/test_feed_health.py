@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import NEWSALERT, WEBHOOK_SECRET
-from tests.feeds import CHINA, rss
-from tests.integration.feedserver import FeedServer, Reply, sequence
-from tests.integration.receivers import WebhookReceiver
+from tests.support.cli import NEWSALERT, WEBHOOK_SECRET
+from tests.support.feed_server import FeedServer, Reply, sequence
+from tests.support.receivers import WebhookReceiver
+from tests.support.sample_feeds import CHINA, rss
 
 pytestmark = pytest.mark.slow
 

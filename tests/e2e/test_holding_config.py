@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from tests.e2e.conftest import run_cli
+from tests.support.cli import run_cli
 
 GOOD = """\
 state_dir: {state}

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import NEWSALERT, WEBHOOK_SECRET, run_cli
-from tests.feeds import Item, rss
-from tests.integration.feedserver import FeedServer, ReceivedRequest, Reply
-from tests.integration.receivers import Reply as Answer
-from tests.integration.receivers import SlackReceiver, WebhookReceiver
+from tests.support.cli import NEWSALERT, WEBHOOK_SECRET, run_cli
+from tests.support.feed_server import FeedServer, ReceivedRequest, Reply
+from tests.support.receivers import Reply as Answer
+from tests.support.receivers import SlackReceiver, WebhookReceiver
+from tests.support.sample_feeds import Item, rss
 
 pytestmark = pytest.mark.slow
 

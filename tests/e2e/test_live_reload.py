@@ -12,10 +12,10 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.e2e.conftest import NEWSALERT, WEBHOOK_SECRET
-from tests.feeds import CHINA, Item, rss
-from tests.integration.feedserver import FeedServer, Reply
-from tests.integration.receivers import WebhookReceiver
+from tests.support.cli import NEWSALERT, WEBHOOK_SECRET
+from tests.support.feed_server import FeedServer, Reply
+from tests.support.receivers import WebhookReceiver
+from tests.support.sample_feeds import CHINA, Item, rss
 
 ENV = {"HOOK_SECRET": WEBHOOK_SECRET}
 RATES = Item("r1", "Fed signals rate cuts ahead", "Powell said cuts are coming.", hours_ago=0.2)

@@ -10,8 +10,8 @@ import pytest
 
 from service.app.config import load_config
 from service.errors import ConfigError
-from tests.e2e.conftest import run_cli
-from tests.feeds import CHINA, OTHER, rss
+from tests.support.cli import run_cli
+from tests.support.sample_feeds import CHINA, OTHER, rss
 
 NO_FEEDS = textwrap.dedent(
     """\

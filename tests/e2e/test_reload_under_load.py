@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import NEWSALERT, WEBHOOK_SECRET
-from tests.feeds import Item, rss
-from tests.integration.feedserver import FeedServer, ReceivedRequest, Reply
-from tests.integration.receivers import WebhookReceiver
+from tests.support.cli import NEWSALERT, WEBHOOK_SECRET
+from tests.support.feed_server import FeedServer, ReceivedRequest, Reply
+from tests.support.receivers import WebhookReceiver
+from tests.support.sample_feeds import Item, rss
 
 pytestmark = pytest.mark.slow
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import NEWSALERT, WEBHOOK_SECRET, run_cli
-from tests.feeds import CHINA, ICO, rss
-from tests.integration.feedserver import FeedServer, Reply
-from tests.integration.receivers import Reply as Answer
-from tests.integration.receivers import SlackReceiver, WebhookReceiver
+from tests.support.cli import NEWSALERT, WEBHOOK_SECRET, run_cli
+from tests.support.feed_server import FeedServer, Reply
+from tests.support.receivers import Reply as Answer
+from tests.support.receivers import SlackReceiver, WebhookReceiver
+from tests.support.sample_feeds import CHINA, ICO, rss
 
 BROKEN_TOKEN = "brokenDestinationToken9x7"  # in the URL of a destination that fails with 500
 GONE_TOKEN = "unreachableDestinationTokenQ4"  # in the URL of one that refuses connections

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import run_cli
-from tests.feeds import BOTH, CHINA, ICO, OTHER, Item, rss
-from tests.integration.feedserver import FeedServer, Reply
-from tests.integration.receivers import WebhookReceiver
+from tests.support.cli import run_cli
+from tests.support.feed_server import FeedServer, Reply
+from tests.support.receivers import WebhookReceiver
+from tests.support.sample_feeds import BOTH, CHINA, ICO, OTHER, Item, rss
 from tests.support.service_receivers import (
     NtfyReceiver,
     TeamsReceiver,

@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.e2e.conftest import NEWSALERT, WEBHOOK_SECRET, run_cli
-from tests.feeds import CHINA, rss
-from tests.integration.feedserver import FeedServer, Reply
-from tests.integration.receivers import Reply as Answer
-from tests.integration.receivers import WebhookReceiver
+from tests.support.cli import NEWSALERT, WEBHOOK_SECRET, run_cli
+from tests.support.feed_server import FeedServer, Reply
+from tests.support.receivers import Reply as Answer
+from tests.support.receivers import WebhookReceiver
+from tests.support.sample_feeds import CHINA, rss
 
 ENV = {"HOOK_SECRET": WEBHOOK_SECRET}
 HOLD_S = 4.0  # the receiver holds the request this long before answering 204

@@ -6,9 +6,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from tests.e2e.conftest import run_cli
-from tests.feeds import Item, rss
-from tests.integration.feedserver import FeedServer, Reply
+from tests.support.cli import run_cli
+from tests.support.feed_server import FeedServer, Reply
+from tests.support.sample_feeds import Item, rss
 from tests.support.slack_api import SlackApi
 
 FIRST = Item(

@@ -6,10 +6,10 @@ import json
 import textwrap
 from pathlib import Path
 
-from tests.e2e.conftest import WEBHOOK_SECRET, run_cli
-from tests.feeds import Item, rss
-from tests.integration.feedserver import FeedServer, Reply
-from tests.integration.receivers import SlackReceiver, WebhookReceiver
+from tests.support.cli import WEBHOOK_SECRET, run_cli
+from tests.support.feed_server import FeedServer, Reply
+from tests.support.receivers import SlackReceiver, WebhookReceiver
+from tests.support.sample_feeds import Item, rss
 
 ENV = {"HOOK_SECRET": WEBHOOK_SECRET}
 FIRST = Item(

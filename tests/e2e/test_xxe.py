@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import WEBHOOK_SECRET, run_cli
-from tests.integration.feedserver import FeedServer, Reply
-from tests.integration.receivers import WebhookReceiver
+from tests.support.cli import WEBHOOK_SECRET, run_cli
+from tests.support.feed_server import FeedServer, Reply
+from tests.support.receivers import WebhookReceiver
 
 ENV = {"HOOK_SECRET": WEBHOOK_SECRET}
 

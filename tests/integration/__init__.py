@@ -1,0 +1,1 @@
+"""Real local HTTP servers, real SQLite, and stages built in process with injected clocks."""

@@ -15,7 +15,7 @@ from consumers.destinations.slack import SlackDestination
 from consumers.destinations.webhook import WebhookDestination
 from consumers.errors import DeliveryError
 from service.models import Alert, Article, FeedRef, WatchlistMatch
-from tests.integration.receivers import (
+from tests.support.receivers import (
     SLACK_ACTION_PROHIBITED,
     SLACK_CHANNEL_ARCHIVED,
     SLACK_CHANNEL_NOT_FOUND,

@@ -7,9 +7,9 @@ import pytest
 
 from consumers.destinations.discord import DiscordDestination, render_discord
 from consumers.errors import DeliveryError
-from tests.integration.receivers import Reply, WebhookReceiver
 from tests.integration.test_destinations import make_alert
 from tests.support.alerts import make_digest, make_health, many_alerts
+from tests.support.receivers import Reply, WebhookReceiver
 
 
 def test_render_keeps_discord_limits() -> None:

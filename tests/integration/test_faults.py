@@ -25,17 +25,17 @@ from typing import Any, Self
 
 import pytest
 
-from tests.e2e.conftest import NEWSALERT, WEBHOOK_SECRET, run_cli
-from tests.feeds import Item, rss
-from tests.integration.feedserver import FeedServer, Reply
-from tests.integration.receivers import Reply as Answer
-from tests.integration.receivers import (
+from tests.support.cli import NEWSALERT, WEBHOOK_SECRET, run_cli
+from tests.support.feed_server import FeedServer, Reply
+from tests.support.receivers import Reply as Answer
+from tests.support.receivers import (
     SlackReceiver,
     WebhookReceiver,
     _handler_for,
     _Server,
     slack_rate_limited,
 )
+from tests.support.sample_feeds import Item, rss
 
 STORIES = [Item(f"s{i}", f"China story number {i}", hours_ago=i + 1) for i in range(4)]
 

@@ -19,7 +19,7 @@ import pytest
 from service.errors import BlockedAddressError, FetchError
 from service.fetch import Fetcher, FetchLimits, FetchResult, make_client, parse_retry_after
 from service.netguard import check_url
-from tests.integration.feedserver import FeedServer, Reply, conditional
+from tests.support.feed_server import FeedServer, Reply, conditional
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 MIB = 1024 * 1024

@@ -24,10 +24,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import NEWSALERT, WEBHOOK_SECRET
-from tests.feeds import Item, rss
-from tests.integration.feedserver import FeedServer, Reply, gzip_zeros
-from tests.integration.receivers import WebhookReceiver
+from tests.support.cli import NEWSALERT, WEBHOOK_SECRET
+from tests.support.feed_server import FeedServer, Reply, gzip_zeros
+from tests.support.receivers import WebhookReceiver
+from tests.support.sample_feeds import Item, rss
 
 pytestmark = pytest.mark.slow
 

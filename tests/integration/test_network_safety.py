@@ -22,10 +22,10 @@ import pytest
 from service.errors import BlockedAddressError, FetchError
 from service.fetch import Fetcher, FetchLimits, make_client
 from service.netguard import IPAddress, PinnedBackend, private_allowed
-from tests.e2e.conftest import WEBHOOK_SECRET, run_cli
-from tests.feeds import CHINA, rss
-from tests.integration.feedserver import FeedServer, Reply
-from tests.integration.receivers import WebhookReceiver
+from tests.support.cli import WEBHOOK_SECRET, run_cli
+from tests.support.feed_server import FeedServer, Reply
+from tests.support.receivers import WebhookReceiver
+from tests.support.sample_feeds import CHINA, rss
 
 PUBLIC_IP = ipaddress.ip_address("93.184.215.14")  # stands for the feed server "out there"
 LIMITS = FetchLimits(timeout=5.0)

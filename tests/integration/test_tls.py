@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import run_cli
-from tests.feeds import CHINA, rss
+from tests.support.cli import run_cli
+from tests.support.sample_feeds import CHINA, rss
 
 HOST = "localhost"  # a name, so that SNI has something to carry (an IP literal sends none)
 

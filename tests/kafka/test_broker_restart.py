@@ -11,16 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.kafka.harness import (
-    Stream,
-    kafka_script_run,
-    kafka_section,
-    pipeline_rig,
-    pipeline_stages,
-    report,
-    wait_delivered,
-    wait_until,
-)
+from tests.support.broker import kafka_script_run, kafka_section
+from tests.support.processes import pipeline_stages
+from tests.support.rig import pipeline_rig, report, wait_delivered, wait_until
+from tests.support.story_feeds import Stream
 
 DESTINATIONS = ("audit", "desk")
 FEEDS = 5

@@ -7,15 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.kafka.harness import (
-    Stream,
-    kafka_section,
-    pipeline_rig,
-    pipeline_stages,
-    report,
-    wait_delivered,
-    wait_until,
-)
+from tests.support.broker import kafka_section
+from tests.support.processes import pipeline_stages
+from tests.support.rig import pipeline_rig, report, wait_delivered, wait_until
+from tests.support.story_feeds import Stream
 
 DESTINATIONS = ("audit", "desk", "ops")
 FEEDS = 10

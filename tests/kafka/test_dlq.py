@@ -11,15 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.receivers import Reply
-from tests.kafka.harness import (
-    NEWSALERT,
-    kafka_section,
-    pipeline_rig,
-    pipeline_stages,
-    wait_delivered,
-    wait_until,
-)
+from tests.support.broker import kafka_section
+from tests.support.cli import NEWSALERT
+from tests.support.processes import pipeline_stages
+from tests.support.receivers import Reply
+from tests.support.rig import pipeline_rig, wait_delivered, wait_until
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

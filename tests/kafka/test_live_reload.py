@@ -7,13 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.kafka.harness import (
-    kafka_section,
-    pipeline_rig,
-    pipeline_stages,
-    wait_delivered,
-    wait_until,
-)
+from tests.support.broker import kafka_section
+from tests.support.processes import pipeline_stages
+from tests.support.rig import pipeline_rig, wait_delivered, wait_until
 
 
 @pytest.mark.timeout(150)

@@ -10,15 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.kafka.harness import (
-    kafka_section,
-    list_topics,
-    pipeline_rig,
-    pipeline_stages,
-    read_topic,
-    report,
-    wait_delivered,
-)
+from tests.support.broker import kafka_section, list_topics, read_topic
+from tests.support.processes import pipeline_stages
+from tests.support.rig import pipeline_rig, report, wait_delivered
 
 DESTINATIONS = ("audit", "desk")
 

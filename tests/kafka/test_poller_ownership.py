@@ -12,17 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.kafka.harness import (
-    Fetch,
-    Stage,
-    Stream,
-    kafka_section,
-    pipeline_rig,
-    read_topic,
-    report,
-    wait_delivered,
-    wait_until,
-)
+from tests.support.broker import kafka_section, read_topic
+from tests.support.processes import Stage
+from tests.support.rig import pipeline_rig, report, wait_delivered, wait_until
+from tests.support.story_feeds import Fetch, Stream
 
 FEEDS = 50
 INTERVAL_S = 1.0

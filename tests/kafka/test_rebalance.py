@@ -7,16 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.kafka.harness import (
-    Stage,
-    Stream,
-    kafka_section,
-    pipeline_rig,
-    pipeline_stages,
-    report,
-    wait_delivered,
-    wait_until,
-)
+from tests.support.broker import kafka_section
+from tests.support.processes import Stage, pipeline_stages
+from tests.support.rig import pipeline_rig, report, wait_delivered, wait_until
+from tests.support.story_feeds import Stream
 
 # Alerts are keyed by destination: several destinations spread them over partitions, so both
 # notifiers have something to own.

@@ -19,17 +19,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.feedserver import FeedServer, Reply
-from tests.integration.receivers import Reply as Answer
-from tests.integration.receivers import SlackReceiver, WebhookReceiver
-from tests.kafka.harness import (
-    NEWSALERT,
-    WEBHOOK_SECRET,
-    Stage,
-    Supervisor,
-    kafka_section,
-    wait_until,
-)
+from tests.support.broker import kafka_section
+from tests.support.cli import NEWSALERT, WEBHOOK_SECRET
+from tests.support.feed_server import FeedServer, Reply
+from tests.support.processes import Stage, Supervisor
+from tests.support.receivers import Reply as Answer
+from tests.support.receivers import SlackReceiver, WebhookReceiver
+from tests.support.rig import wait_until
 
 SASL_PASSWORD = "kafkaSaslPassw0rdQ7x"
 BROKEN_TOKEN = "brokenKafkaDestinationTokenZ3"

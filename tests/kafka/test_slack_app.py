@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.feeds import Item, rss
-from tests.integration.feedserver import FeedServer, Reply
-from tests.kafka.harness import Supervisor, kafka_section, pipeline_stages, wait_until
+from tests.support.broker import kafka_section
+from tests.support.feed_server import FeedServer, Reply
+from tests.support.processes import Supervisor, pipeline_stages
+from tests.support.rig import wait_until
+from tests.support.sample_feeds import Item, rss
 from tests.support.slack_api import SlackApi
 
 FIRST = Item(

@@ -20,7 +20,7 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.integration.receivers import Reply, _Receiver
+from tests.support.receivers import Reply, _Receiver
 
 __all__ = [
     "NtfyReceiver",

@@ -8,7 +8,7 @@ import pytest
 
 from consumers.stories.evaluate import pairwise
 from consumers.stories.index import group
-from tests.stories_labels import LABELS, REALDATA, labelled_items
+from tests.support.story_labels import LABELS, REALDATA, labelled_items
 
 pytestmark = [
     pytest.mark.realdata,

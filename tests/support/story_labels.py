@@ -15,8 +15,9 @@ from consumers.stories import StoryItem
 from service.models import FeedRef
 from service.parse import parse_feed
 
-LABELS = Path(__file__).resolve().parent / "data" / "stories_labels.tsv"
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+TESTS = Path(__file__).resolve().parents[1]
+LABELS = TESTS / "data" / "stories_labels.tsv"
+REALDATA = TESTS.parents[1] / "shared" / "realdata"  # beside the checkout, as ../shared/realdata
 FETCHED_AT = datetime(2030, 1, 1, tzinfo=UTC)  # after every capture: no date is "future"
 
 
