@@ -5,6 +5,7 @@ Nothing here puts the URL into an error or a log line: webhook URLs are credenti
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -86,6 +87,41 @@ async def post(
         raise DeliveryError(
             f"{what} could not be reached ({type(exc).__name__})", retriable=True
         ) from None
+
+
+@dataclass(frozen=True, repr=False)
+class Endpoint:
+    """Where one destination posts JSON: its client, URL (a secret), timeout, address policy.
+
+    `what` names the destination in every error ("teams destination 'desk'"); no repr, since
+    the URL may hold a token.
+    """
+
+    client: httpx.AsyncClient
+    url: str
+    timeout: float
+    allow_private: bool
+    what: str
+
+    async def post_json(
+        self,
+        payload: object,
+        *,
+        url: str | None = None,
+        headers: dict[str, str] | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> Reply:
+        """POST `payload` as UTF-8 JSON to `url` (default: the endpoint's own URL)."""
+        return await post(
+            self.client,
+            url or self.url,
+            content=json.dumps(payload, ensure_ascii=False).encode(),
+            headers={"content-type": "application/json", **(headers or {})},
+            http_timeout=self.timeout,
+            allow_private=self.allow_private,
+            what=self.what,
+            max_response_bytes=max_response_bytes,
+        )
 
 
 async def _read_capped(response: httpx.Response, cap: int) -> str:

@@ -109,10 +109,9 @@ class DiscordDestination:
     ) -> None:
         self.name = name
         self.min_interval = 1.0  # Discord allows about 5 requests per 5 s per webhook
-        self._url = url
-        self._client = client
-        self._timeout = timeout
-        self._allow_private = allow_private
+        self._endpoint = _http.Endpoint(
+            client, url, timeout, allow_private, f"discord destination {name!r}"
+        )
 
     def __repr__(self) -> str:
         return f"DiscordDestination(name={self.name!r})"
@@ -127,17 +126,8 @@ class DiscordDestination:
         await self._post(render_discord_health(alert))
 
     async def _post(self, payload: dict[str, Any]) -> None:
-        what = f"discord destination {self.name!r}"
-        reply = await _http.post(
-            self._client,
-            self._url,
-            content=json.dumps(payload, ensure_ascii=False).encode(),
-            headers={"content-type": "application/json"},
-            http_timeout=self._timeout,
-            allow_private=self._allow_private,
-            what=what,
-        )
-        classify_discord(reply.status, reply.body, reply.retry_after, what)
+        reply = await self._endpoint.post_json(payload)
+        classify_discord(reply.status, reply.body, reply.retry_after, self._endpoint.what)
 
 
 def classify_discord(status: int, body: str, retry_after: str | None, what: str) -> None:

@@ -134,11 +134,11 @@ class NtfyDestination:
         # ntfy.sh refills a visitor's request budget a few seconds at a time; one a second
         # keeps a burst of alerts from being refused with 429.
         self.min_interval = 1.0
-        self._root, self._topic = split_topic_url(url)
+        root, self._topic = split_topic_url(url)
         self._token = token
-        self._client = client
-        self._timeout = timeout
-        self._allow_private = allow_private
+        self._endpoint = _http.Endpoint(
+            client, root, timeout, allow_private, f"ntfy destination {name!r}"
+        )
         self._priority = frozenset(priority_watchlists)
 
     def __repr__(self) -> str:
@@ -155,20 +155,9 @@ class NtfyDestination:
         await self._post(render_ntfy_health(alert, self._topic))
 
     async def _post(self, payload: dict[str, Any]) -> None:
-        what = f"ntfy destination {self.name!r}"
-        headers = {"content-type": "application/json"}
-        if self._token is not None:
-            headers["authorization"] = f"Bearer {self._token}"
-        reply = await _http.post(
-            self._client,
-            self._root,
-            content=json.dumps(payload, ensure_ascii=False).encode(),
-            headers=headers,
-            http_timeout=self._timeout,
-            allow_private=self._allow_private,
-            what=what,
-        )
-        classify_ntfy(reply.status, reply.body, reply.retry_after, what)
+        headers = {} if self._token is None else {"authorization": f"Bearer {self._token}"}
+        reply = await self._endpoint.post_json(payload, headers=headers)
+        classify_ntfy(reply.status, reply.body, reply.retry_after, self._endpoint.what)
 
 
 def classify_ntfy(status: int, body: str, retry_after: str | None, what: str) -> None:

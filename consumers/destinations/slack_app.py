@@ -221,11 +221,11 @@ class SlackAppDestination:
         self._token = token
         self._channel = channel
         self._api_url = api_url.rstrip("/")
-        self._client = client
+        self._endpoint = _http.Endpoint(
+            client, self._api_url, timeout, allow_private, f"slack destination {name!r}"
+        )
         self._first = first_messages
         self._updates = updates
-        self._timeout = timeout
-        self._allow_private = allow_private
         # Stories whose first message failed and awaits a retry, in this process.
         self._failing_first: set[str] = set()
 
@@ -289,18 +289,14 @@ class SlackAppDestination:
         await self._call("chat.postMessage", render_thread_reply(alert, first.channel, first.ts))
 
     async def _call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
-        what = f"slack destination {self.name!r} ({method})"
-        reply = await _http.post(
-            self._client,
-            f"{self._api_url}/{method}",
-            content=json.dumps(payload, ensure_ascii=False).encode(),
+        reply = await self._endpoint.post_json(
+            payload,
+            url=f"{self._api_url}/{method}",
             headers={
                 "content-type": "application/json; charset=utf-8",
                 "authorization": f"Bearer {self._token}",
             },
-            http_timeout=self._timeout,
-            allow_private=self._allow_private,
-            what=what,
             max_response_bytes=MAX_ANSWER_BYTES,
         )
+        what = f"{self._endpoint.what} ({method})"
         return classify_slack_api(reply.status, reply.body, reply.retry_after, what)

@@ -120,10 +120,9 @@ class TeamsDestination:
         self.name = name
         # Teams throttles a webhook that posts several messages a second; one a second stays clear.
         self.min_interval = 1.0
-        self._url = url
-        self._client = client
-        self._timeout = timeout
-        self._allow_private = allow_private
+        self._endpoint = _http.Endpoint(
+            client, url, timeout, allow_private, f"teams destination {name!r}"
+        )
 
     def __repr__(self) -> str:
         return f"TeamsDestination(name={self.name!r})"
@@ -138,17 +137,8 @@ class TeamsDestination:
         await self._post(render_teams_health(alert))
 
     async def _post(self, payload: dict[str, Any]) -> None:
-        what = f"teams destination {self.name!r}"
-        reply = await _http.post(
-            self._client,
-            self._url,
-            content=json.dumps(payload, ensure_ascii=False).encode(),
-            headers={"content-type": "application/json"},
-            http_timeout=self._timeout,
-            allow_private=self._allow_private,
-            what=what,
-        )
-        classify_teams(reply.status, reply.body, reply.retry_after, what)
+        reply = await self._endpoint.post_json(payload)
+        classify_teams(reply.status, reply.body, reply.retry_after, self._endpoint.what)
 
 
 def classify_teams(status: int, body: str, retry_after: str | None, what: str) -> None:

@@ -167,10 +167,13 @@ class TelegramDestination:
         self.min_interval = 3.0 if str(chat_id).startswith(("-", "@")) else 1.0
         self._token = bot_token
         self._chat_id = chat_id
-        self._url = f"{api_url.rstrip('/')}/bot{bot_token}/sendMessage"
-        self._client = client
-        self._timeout = timeout
-        self._allow_private = allow_private
+        self._endpoint = _http.Endpoint(
+            client,
+            f"{api_url.rstrip('/')}/bot{bot_token}/sendMessage",
+            timeout,
+            allow_private,
+            f"telegram destination {name!r}",
+        )
 
     def __repr__(self) -> str:
         return f"TelegramDestination(name={self.name!r})"
@@ -185,21 +188,12 @@ class TelegramDestination:
         await self._post(render_telegram_health(alert, self._chat_id))
 
     async def _post(self, payload: dict[str, Any]) -> None:
-        what = f"telegram destination {self.name!r}"
-        reply = await _http.post(
-            self._client,
-            self._url,
-            content=json.dumps(payload, ensure_ascii=False).encode(),
-            headers={"content-type": "application/json"},
-            http_timeout=self._timeout,
-            allow_private=self._allow_private,
-            what=what,
-        )
+        reply = await self._endpoint.post_json(payload)
         classify_telegram(
             reply.status,
             reply.body,
             reply.retry_after,
-            what,
+            self._endpoint.what,
             secrets=[self._token, self._token.partition(":")[2]],
         )
 
