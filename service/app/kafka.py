@@ -18,13 +18,21 @@ from typing import Any
 import httpx
 import structlog
 
+from consumers.digests import DigestSender
+from consumers.kafka_held import KafkaHeldLog, KafkaHoldStep
 from consumers.kafka_intake import NotifierIntake, PartitionHandOver
 from consumers.kafka_outbox import DeliveryLog, KafkaOutbox
 from consumers.kafka_stories import KafkaStoryLog
 from consumers.matcher import MatcherStage
 from consumers.notifier import Notifier
 from consumers.reload import watch_config
-from service.app.destinations import build_destinations, policies_of, story_desk
+from service.app.destinations import (
+    build_destinations,
+    hold_policies_of,
+    policies_of,
+    priority_watchlists,
+    story_desk,
+)
 from service.app.embedded import fetch_limits, matcher_holder, stop_or_crash
 from service.bus.base import ALERTS, ARTICLES
 from service.bus.kafka import (
@@ -213,12 +221,20 @@ async def _notifier(role: _Role) -> Work:
     await role.start(stories.start, stories.stop)
     desk = story_desk(role.settings, stories, role.metrics)
     destinations = build_destinations(role.settings, role.client)
-    outbox = KafkaOutbox(role.bus, deliveries, destinations, desk)
-    notifier = Notifier(outbox, destinations, policies_of(role.settings), role.metrics)
+    policies = policies_of(role.settings)
+    # Flood limits, digests and quiet hours: held alerts live on the held topic.
+    held = KafkaHeldLog(role.bus, deliveries, role.metrics, destinations)
+    await role.start(held.start, held.stop)
+    holding = KafkaHoldStep(
+        held, hold_policies_of(role.settings), priority_watchlists(role.settings), role.metrics
+    )
+    outbox = KafkaOutbox(role.bus, deliveries, destinations, desk, holding=holding)
+    notifier = Notifier(outbox, destinations, policies, role.metrics)
+    digests = DigestSender(held, destinations, policies, role.metrics)
     consumer = make_consumer(role.bus.cfg, "notifier")
     consumer.subscribe(
         [role.bus.topic(ALERTS)],
-        listener=PartitionHandOver(outbox, deliveries, stories, consumer),
+        listener=PartitionHandOver(outbox, deliveries, stories, consumer, held),
     )
     await role.start(lambda: start_client(consumer, role.bus.cfg), consumer.stop)
     intake = NotifierIntake(consumer, outbox, notifier)
@@ -226,6 +242,8 @@ async def _notifier(role: _Role) -> Work:
     return [
         deliveries.follow(role.stop),
         stories.follow(desk, role.stop),
+        held.follow(role.stop),
         intake.run(role.stop),
         notifier.run(role.stop),
+        digests.run(role.stop),
     ]

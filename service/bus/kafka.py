@@ -33,6 +33,7 @@ log = structlog.get_logger(__name__)
 FEEDS = "feeds"  # compacted: latest state of each feed, keyed by feed name
 DELIVERIES = "deliveries"  # compacted: the notifiers' shared delivery log, keyed by alert id
 STORIES = "stories"  # compacted: story decisions, keyed by destination and article id
+HELD = "held"  # compacted: alerts held for a digest and recent single sends, per destination
 
 DAY_MS = 86_400_000
 # Feed state carries the feed's seen items; give it room beyond the 1 MB default.
@@ -47,6 +48,9 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     DELIVERIES: {"cleanup.policy": "compact,delete", "retention.ms": str(90 * DAY_MS)},
     # As long as the alerts topic: a story can only grow from alerts still there to re-read.
     STORIES: {"cleanup.policy": "compact,delete", "retention.ms": str(7 * DAY_MS)},
+    # Compacted only: a weekly digest holds alerts longer than any time-based retention would
+    # keep them; a sent digest's alerts are removed with tombstones.
+    HELD: {"cleanup.policy": "compact"},
 }
 
 
