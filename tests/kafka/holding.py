@@ -1,0 +1,83 @@
+"""What the flood-control, digest and feed-health scenarios add to the harness: config keys on
+top of `write_config`'s, and the webhook receiver's requests sorted into single alerts, digests
+and feed-health alerts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.integration.receivers import Received, WebhookReceiver
+
+
+def add_keys(config: Path, *, destinations: dict[str, Any], **top: Any) -> None:
+    """Merge `destinations` (keys for every destination) and top-level keys into a config."""
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    for dest in data["destinations"]:
+        dest.update(destinations)
+    data.update(top)
+    config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Digest:
+    webhook_id: str
+    destination: str
+    titles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The accepted, signed requests a receiver got, by kind."""
+
+    singles: list[tuple[str, str]]  # (title, destination) per single alert
+    digests: list[Digest]
+    health: list[dict[str, Any]]  # feed-health alert payloads (`data`), in arrival order
+    unverified: int
+    repeated_ids: int  # accepted requests beyond the first with the same webhook-id
+
+    def singles_to(self, destination: str) -> list[str]:
+        return [t for t, d in self.singles if d == destination]
+
+    def digests_to(self, destination: str) -> list[Digest]:
+        return [d for d in self.digests if d.destination == destination]
+
+    def every_alert(self) -> Counter[tuple[str, str]]:
+        """How many times each (title, destination) arrived, single or in a digest."""
+        found = Counter(self.singles)
+        for d in self.digests:
+            found.update((t, d.destination) for t in d.titles)
+        return found
+
+
+def seen(hook: WebhookReceiver) -> Seen:
+    accepted = [r for r in list(hook.received) if 200 <= r.status < 300]
+    singles: list[tuple[str, str]] = []
+    digests: list[Digest] = []
+    health: list[dict[str, Any]] = []
+    for r in accepted:
+        body = r.json()
+        data = body["data"]
+        if body["type"] == "newsalert.alert":
+            singles.append((data["article"]["title"], data["destination"]))
+        elif body["type"] == "newsalert.digest":
+            titles = tuple(a["article"]["title"] for a in data["alerts"])
+            digests.append(Digest(_id(r), data["destination"], titles))
+        elif body["type"].startswith("newsalert.feed."):
+            health.append({"type": body["type"], **data})
+    ids = Counter(_id(r) for r in accepted)
+    return Seen(
+        singles=singles,
+        digests=digests,
+        health=health,
+        unverified=sum(1 for r in list(hook.received) if r.verified is not True),
+        repeated_ids=sum(n - 1 for n in ids.values()),
+    )
+
+
+def _id(request: Received) -> str:
+    return request.headers.get("webhook-id", "")
