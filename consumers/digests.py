@@ -1,10 +1,11 @@
-"""The hold step before sending, and the digest sender (embedded mode).
+"""The hold step before sending (embedded mode), and the digest sender (both modes).
 
 `HoldingIntake` takes alerts from the bus like `OutboxIntake`, but first asks
 `consumers.holding.decide` whether each goes out now (into the outbox, for the notifier's
 workers) or waits for a digest (held in the store under its window). `DigestSender` has one
 worker per destination that sends each window's digest once the window has ended, then records
-it, in one transaction with removing its alerts, so it is never sent twice.
+it, in one transaction with removing its alerts, so it is never sent twice; in Kafka mode it
+runs over the held topic instead (consumers/kafka_held.py).
 
 Flood control counts the single alerts let into the outbox (the time they were taken in), which
 is what the destination will receive, and is known before the send, so a restart counts them too.
