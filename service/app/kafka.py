@@ -19,6 +19,7 @@ import httpx
 import structlog
 
 from consumers.digests import DigestSender
+from consumers.health_alerts import HealthAlertSender
 from consumers.kafka_held import KafkaHeldLog, KafkaHoldStep
 from consumers.kafka_intake import NotifierIntake, PartitionHandOver
 from consumers.kafka_outbox import DeliveryLog, KafkaOutbox
@@ -33,7 +34,7 @@ from service.app.destinations import (
     priority_watchlists,
     story_desk,
 )
-from service.app.embedded import fetch_limits, matcher_holder, stop_or_crash
+from service.app.embedded import fetch_limits, health_policy_of, matcher_holder, stop_or_crash
 from service.bus.base import ALERTS, ARTICLES
 from service.bus.kafka import (
     KafkaBus,
@@ -44,6 +45,7 @@ from service.bus.kafka import (
 from service.errors import NewsalertError
 from service.fetch import Fetcher, make_client
 from service.health import HealthServer
+from service.kafka_feed_health import KafkaFeedHealth
 from service.kafka_feed_state import KafkaFeedStates
 from service.metrics import Metrics
 from service.poller import Poller
@@ -192,7 +194,8 @@ async def _poller(role: _Role) -> Work:
         role.bus, settings.feeds, seen_retention=settings.polling.seen_retention
     )
     fetcher = Fetcher(role.client, fetch_limits(settings))
-    poller = Poller(settings, states, fetcher, role.bus, role.metrics)
+    health, work = await _feed_health(role, states)
+    poller = Poller(settings, states, fetcher, role.bus, role.metrics, health=health)
 
     async def finish_polls(names: list[str]) -> None:
         await poller.wait_for(names, timeout=settings.polling.timeout + 5)
@@ -200,7 +203,28 @@ async def _poller(role: _Role) -> Work:
     states.before_revoke = finish_polls
     await role.start(states.start, states.stop)
     role.watchdog.watch("poller", lambda: states.last_progress)
-    return [states.follow(role.stop), poller.run(states.owned, role.stop)]
+    return [states.follow(role.stop), poller.run(states.owned, role.stop), *work]
+
+
+async def _feed_health(role: _Role, states: KafkaFeedStates) -> tuple[KafkaFeedHealth | None, Work]:
+    """Feed health alerts, when `feed_health.destinations` names any: each poller observes and
+    alerts on the feeds it owns; the owner of feeds partition 0 keeps the storm."""
+    settings = role.settings
+    names = settings.feed_health.destinations
+    if not names:
+        return None, []
+    health = KafkaFeedHealth(
+        role.bus,
+        [f.name for f in settings.feeds],
+        names,
+        health_policy_of(settings),
+        states.owns,
+        role.metrics,
+    )
+    await role.start(health.start, health.stop)
+    destinations = build_destinations(settings, role.client)
+    sender = HealthAlertSender(health, {n: destinations[n] for n in names}, policies_of(settings))
+    return health, [health.follow(role.stop), sender.run(role.stop)]
 
 
 async def _matcher(role: _Role) -> Work:

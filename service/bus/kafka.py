@@ -33,6 +33,7 @@ log = structlog.get_logger(__name__)
 FEEDS = "feeds"  # compacted: latest state of each feed, keyed by feed name
 DELIVERIES = "deliveries"  # compacted: the notifiers' shared delivery log, keyed by alert id
 STORIES = "stories"  # compacted: story decisions, keyed by destination and article id
+FEED_HEALTH = "feed.health"  # compacted: feed health, the storm flag, health alerts to deliver
 HELD = "held"  # compacted: alerts held for a digest and recent single sends, per destination
 
 DAY_MS = 86_400_000
@@ -51,6 +52,7 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     # Compacted only: a weekly digest holds alerts longer than any time-based retention would
     # keep them; a sent digest's alerts are removed with tombstones.
     HELD: {"cleanup.policy": "compact"},
+    FEED_HEALTH: {"cleanup.policy": "compact"},
 }
 
 
