@@ -14,12 +14,24 @@ import yaml
 from tests.integration.receivers import Received, WebhookReceiver
 
 
-def add_keys(config: Path, *, destinations: dict[str, Any], **top: Any) -> None:
-    """Merge `destinations` (keys for every destination) and top-level keys into a config."""
+def add_keys(
+    config: Path,
+    *,
+    destinations: dict[str, Any] | None = None,
+    feeds: dict[str, str] | None = None,
+    **top: Any,
+) -> None:
+    """Merge into a config: `destinations` keys into every destination, more `feeds` (name ->
+    url), and top-level sections (a section that exists already is updated, not replaced)."""
     data = yaml.safe_load(config.read_text(encoding="utf-8"))
     for dest in data["destinations"]:
-        dest.update(destinations)
-    data.update(top)
+        dest.update(destinations or {})
+    data["feeds"] += [{"name": name, "url": url} for name, url in (feeds or {}).items()]
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key].update(value)
+        else:
+            data[key] = value
     config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
