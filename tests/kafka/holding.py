@@ -4,6 +4,8 @@ and feed-health alerts."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +14,19 @@ from typing import Any
 import yaml
 
 from tests.integration.receivers import Received, WebhookReceiver
+from tests.kafka.harness import NEWSALERT
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`newsalert ARGS...` (e.g. `dlq list`), its output captured."""
+    return subprocess.run(  # noqa: S603 - our own console script
+        [NEWSALERT, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=dict(os.environ),
+    )
 
 
 def add_keys(

@@ -4,12 +4,14 @@ a notifier kill -9 and a partition hand-over between two notifiers, each digest 
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tests.integration.receivers import Reply
 from tests.kafka.harness import (
     Stage,
     kafka_section,
@@ -18,7 +20,7 @@ from tests.kafka.harness import (
     report,
     wait_until,
 )
-from tests.kafka.holding import Seen, add_keys, seen
+from tests.kafka.holding import Seen, add_keys, cli, seen
 
 
 def _held(stage: Stage) -> int:
@@ -154,4 +156,39 @@ def test_held_alerts_move_with_their_partition_to_another_notifier(
         assert [len(d.titles) for d in got.digests_to(name)] == [len(stories) - 1], name
     assert got.every_alert() == Counter({(s.title, d): 1 for s in stories for d in DESTINATIONS})
     assert (by_first, by_second) == (0, len(DESTINATIONS))
+    assert got.unverified == 0 and got.repeated_ids == 0
+
+
+@pytest.mark.timeout(150)
+def test_digest_given_up_on_becomes_dead_letters_that_replay(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    with pipeline_rig(
+        tmp_path / "newsalert.yaml",
+        feeds=1,
+        destinations=("hook",),
+        kafka=kafka_section(kafka_bootstrap, topic_prefix),
+    ) as (feeds, hook, supervisor, config):
+        add_keys(config, destinations={"flood": {"max": 1, "per": "3s"}})
+        stories = [feeds.add("f00") for _ in range(3)]
+        hook.script([Reply(204, ""), Reply(410, "gone")])  # the single, then the digest: gone
+        for stage in pipeline_stages(config, tmp_path):
+            supervisor.start(stage, restart=False)
+
+        def letters() -> list[dict[str, object]]:
+            listed = cli("dlq", "list", "--json", "-c", str(config))
+            assert listed.returncode == 0, listed.stderr
+            return [json.loads(line) for line in listed.stdout.splitlines()]
+
+        wait_until(lambda: len(letters()) == 2, 60, "the digest's two alerts as dead letters")
+        assert {x["title"] for x in letters()} == {s.title for s in stories[1:]}
+        replay = cli("dlq", "replay", "-c", str(config))
+        assert replay.returncode == 0, replay.stderr
+        expected = {(s.title, "hook") for s in stories}
+        wait_until(lambda: set(seen(hook).every_alert()) == expected, 60, "the replayed alerts")
+        time.sleep(4)  # the replay's own flood window closes and sends its digest by now
+        supervisor.check()
+        got = seen(hook)
+        assert letters() == []
+    assert got.every_alert() == Counter({key: 1 for key in expected})
     assert got.unverified == 0 and got.repeated_ids == 0
