@@ -98,7 +98,7 @@ class KafkaHeldLog:
         self._consumer: AIOKafkaConsumer = make_consumer(bus.cfg, None)
         self._partitions = 1
         self._held: dict[str, dict[str, _Held]] = {}  # destination -> alert id -> held
-        self._sends: dict[str, set[float]] = {}  # destination -> recent single sends
+        self._sends: dict[str, dict[str, float]] = {}  # destination -> alert id -> sent at
         self._ready: set[int] = set()  # alerts partitions this replica owns and has caught up on
         self._sending: dict[str, int] = {}  # digest id -> partition, while its send is under way
         self._changed = asyncio.Condition()
@@ -128,9 +128,12 @@ class KafkaHeldLog:
     def _apply(self, key: str, value: bytes | None, partition: int, offset: int) -> None:
         kind, _, rest = key.partition(SEP)
         if kind == SENDS_KEY:
-            # Sends only accumulate: merging keeps a late read of an older record harmless.
+            # Merged, not replaced: a late read of an older record is then harmless.
             if value is not None:
-                self._sends.setdefault(rest, set()).update(json.loads(value)["sends"])
+                sends = {str(k): float(t) for k, t in json.loads(value)["sends"].items()}
+                oldest = min(sends.values(), default=0.0)  # the writer dropped what is older
+                known = self._sends.get(rest, {})
+                self._sends[rest] = {k: t for k, t in known.items() if t >= oldest} | sends
             return
         destination, _, alert_id = rest.rpartition(SEP)
         if kind != HELD_KEY or not alert_id:
@@ -178,7 +181,11 @@ class KafkaHeldLog:
         return alert_id in self._held.get(destination, {})
 
     def recent_sends(self, destination: str, since: float) -> list[float]:
-        return sorted(t for t in self._sends.get(destination, ()) if t > since)
+        return sorted(t for t in self._sends.get(destination, {}).values() if t > since)
+
+    def was_sent(self, destination: str, alert_id: str) -> bool:
+        """Let through as a single (and counted) already, before a restart or a hand-over."""
+        return alert_id in self._sends.get(destination, {})
 
     def open_flood(self, destination: str, now: float) -> Window | None:
         floods = [
@@ -197,10 +204,13 @@ class KafkaHeldLog:
         await self._bus.publish_to(HELD, [(key, _encode(held), partition % self._partitions)])
         self._held.setdefault(alert.destination, {})[alert.alert_id] = held
 
-    async def count_send(self, destination: str, at: float, keep: float, partition: int) -> None:
+    async def count_send(
+        self, destination: str, alert_id: str, at: float, keep: float, partition: int
+    ) -> None:
         """Remember a single send for the flood limit; sends older than `keep` are dropped."""
-        sends = {t for t in self._sends.get(destination, ()) if t > at - keep} | {at}
-        value = json.dumps({"sends": sorted(sends)}).encode()
+        recent = self._sends.get(destination, {}).items()
+        sends = {a: t for a, t in recent if t > at - keep} | {alert_id: at}
+        value = json.dumps({"sends": sends}).encode()
         key = f"{SENDS_KEY}{SEP}{destination}"
         await self._bus.publish_to(HELD, [(key, value, partition % self._partitions)])
         self._sends[destination] = sends
@@ -321,6 +331,8 @@ class KafkaHoldStep:
             return False
         if self._held.is_held(name, alert.id):
             return True  # held before a restart or by the partition's previous owner
+        if self._held.was_sent(name, alert.id):
+            return False  # let through then, but not delivered yet: still a single
         now = self._clock()
         priority = any(m.watchlist in self._priority for m in alert.matches)
         flood = policy.flood
@@ -341,5 +353,5 @@ class KafkaHoldStep:
             log.info("alert_held", alert=alert.id, destination=name, window=w.kind, due_at=w.end)
             return True
         if flood is not None and not priority:  # priority alerts do not use up the flood limit
-            await self._held.count_send(name, now, flood.per, partition)
+            await self._held.count_send(name, alert.id, now, flood.per, partition)
         return False
