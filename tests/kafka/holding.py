@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.integration.receivers import Received, WebhookReceiver
 from tests.kafka.harness import NEWSALERT
@@ -27,6 +28,17 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
         check=False,
         env=dict(os.environ),
     )
+
+
+async def committed(bootstrap: str, group: str, topic: str) -> int:
+    """The offsets `group` has committed on `topic`, summed over its partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic)
 
 
 def add_keys(

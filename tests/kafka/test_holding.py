@@ -4,6 +4,7 @@ a notifier kill -9 and a partition hand-over between two notifiers, each digest 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import Counter
@@ -20,7 +21,7 @@ from tests.kafka.harness import (
     report,
     wait_until,
 )
-from tests.kafka.holding import Seen, add_keys, cli, seen
+from tests.kafka.holding import Seen, add_keys, cli, committed, seen
 
 
 def _held(stage: Stage) -> int:
@@ -85,8 +86,15 @@ def test_kill_9_notifier_while_held_then_one_digest_with_all(
     ) as (feeds, hook, supervisor, config):
         add_keys(config, destinations={"flood": {"max": 1, "per": "15s"}})
         stories = [feeds.add("f00") for _ in range(5)]
+        group, alerts = f"{topic_prefix}.notifier", f"{topic_prefix}.alerts"
         _, _, notifier = (supervisor.start(s) for s in pipeline_stages(config, tmp_path))
         wait_until(lambda: _held(notifier) >= 4, 60, "four alerts held")
+        # Past every alert in the alerts topic: after the kill only the held topic has them.
+        wait_until(
+            lambda: asyncio.run(committed(kafka_bootstrap, group, alerts)) == len(stories),
+            30,
+            "the notifier to commit past the held alerts",
+        )
         assert seen(hook).digests == [], "killed while the alerts were still held"
         assert supervisor.kill(notifier) == -9  # the supervisor starts it again
         wait_until(lambda: len(seen(hook).digests) >= 1, 90, "the digest after the restart")
