@@ -1,6 +1,6 @@
 """Feed health in Kafka mode with two poller processes and a signed webhook receiver: a feed that
 breaks is told once when it starts failing and once when it recovers, even when the poller that
-owned it stops in between; when most feeds break at once, one "feeds failing" alert and one
+owned it stops or is killed in between; when most feeds break at once, one "feeds failing" alert and one
 "feeds recovered" alert replace the flood."""
 
 from __future__ import annotations
@@ -57,8 +57,13 @@ def _health(hook: Any, kind: str, feed: str | None) -> list[dict[str, Any]]:
 
 
 @pytest.mark.timeout(150)
+@pytest.mark.parametrize("leaves", ["sigterm", "kill_9"])
 def test_failing_feed_with_two_pollers_is_one_failing_and_one_recovered_alert(
-    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    leaves: str,
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     with (
         FeedServer() as server,
@@ -73,10 +78,13 @@ def test_failing_feed_with_two_pollers_is_one_failing_and_one_recovered_alert(
         add_keys(config, feeds=broken.urls, feed_health=HEALTH, polling=POLLING)
         pollers = {s.name: supervisor.start(s, restart=False) for s in _pollers(config, tmp_path)}
         wait_until(lambda: _health(hook, "failing", "wire"), 60, "the failing alert")
-        # Hand the failing feed over: stop the poller that owns it.
+        # Hand the failing feed over: stop (or kill -9) the poller that owns it, for good.
         owner = next(n for n, agent in AGENTS.items() if broken.agents["wire"][-1] == agent)
         other = next(n for n in AGENTS if n != owner)
-        assert supervisor.stop(pollers[owner]) == 0, supervisor.tails()
+        if leaves == "sigterm":
+            assert supervisor.stop(pollers[owner]) == 0, supervisor.tails()
+        else:
+            assert supervisor.kill(pollers[owner], restart=False) == -9
         wait_until(
             lambda: broken.agents["wire"][-1] == AGENTS[other], 60, f"{other} to poll the feed"
         )
@@ -91,6 +99,7 @@ def test_failing_feed_with_two_pollers_is_one_failing_and_one_recovered_alert(
     report(
         capsys,
         "feed_health_two_pollers",
+        owner_leaves_by=leaves,
         failing=len(failing),
         recovered=len(recovered),
         downtime_s=recovered[0]["downtime_s"] if recovered else None,
