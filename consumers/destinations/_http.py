@@ -36,10 +36,12 @@ async def post(
     http_timeout: float,
     allow_private: bool,
     what: str,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
 ) -> Reply:
     """POST `content` to `url` and return the reply; transport failures are retriable.
 
     `what` names the destination in error messages ("slack destination 'markets'").
+    `max_response_bytes`: how much of the answer is read (Slack's Web API echoes the message).
     """
     try:
         await netguard.check_url(url, allow_private=allow_private)
@@ -67,7 +69,7 @@ async def post(
                 # A redirect would re-POST past the address check to a host nobody configured.
                 follow_redirects=False,
             ) as response:
-                body = await _read_capped(response)
+                body = await _read_capped(response, max_response_bytes)
                 return Reply(response.status_code, body, response.headers.get("retry-after"))
     except BlockedAddressError:
         raise DeliveryError(
@@ -86,15 +88,15 @@ async def post(
         ) from None
 
 
-async def _read_capped(response: httpx.Response) -> str:
+async def _read_capped(response: httpx.Response, cap: int) -> str:
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         chunks.append(chunk)
         size += len(chunk)
-        if size >= MAX_RESPONSE_BYTES:
+        if size >= cap:
             break
-    return b"".join(chunks)[:MAX_RESPONSE_BYTES].decode("utf-8", errors="replace")
+    return b"".join(chunks)[:cap].decode("utf-8", errors="replace")
 
 
 def parse_retry_after(value: str | None) -> float | None:

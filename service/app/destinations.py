@@ -9,6 +9,7 @@ from consumers.destinations.base import Destination
 from consumers.destinations.console import ConsoleDestination
 from consumers.destinations.discord import DiscordDestination
 from consumers.destinations.slack import SlackDestination
+from consumers.destinations.slack_app import FirstMessages, MemoryFirstMessages, SlackAppDestination
 from consumers.destinations.webhook import WebhookDestination
 from consumers.holding import DigestAt, DigestEvery, Flood, HoldPolicy, QuietHours
 from consumers.story_desk import StoryDesk, StoryLog
@@ -16,14 +17,33 @@ from service.metrics import Metrics
 from service.settings import DestinationConfig, Settings
 
 
-def build_destinations(settings: Settings, client: httpx.AsyncClient) -> dict[str, Destination]:
+def build_destinations(
+    settings: Settings,
+    client: httpx.AsyncClient,
+    first_messages: FirstMessages | None = None,
+) -> dict[str, Destination]:
+    """Each configured destination; `first_messages` keeps Slack app mode's first message of
+    each story (the SQLite store in embedded mode; without it, the process's memory)."""
+    first = first_messages if first_messages is not None else MemoryFirstMessages()
     out: dict[str, Destination] = {}
     for cfg in settings.destinations:
         timeout = settings.destination_delivery(cfg).timeout
         allow_private = settings.destination_allow_private(cfg)
         url = cfg.url.get_secret_value() if cfg.url else ""
         dest: Destination
-        if cfg.type == "slack":
+        if cfg.app_mode:
+            dest = SlackAppDestination(
+                cfg.name,
+                cfg.token.get_secret_value() if cfg.token else "",
+                cfg.channel or "",
+                cfg.slack_api_url,
+                client,
+                first,
+                updates=cfg.updates if cfg.updates in ("thread", "edit") else None,
+                timeout=timeout,
+                allow_private=allow_private,
+            )
+        elif cfg.type == "slack":
             dest = SlackDestination(
                 cfg.name, url, client, timeout=timeout, allow_private=allow_private
             )
@@ -52,13 +72,18 @@ def policies_of(settings: Settings) -> dict[str, DeliveryPolicy]:
 
 
 def story_desk(settings: Settings, log: StoryLog, metrics: Metrics) -> StoryDesk:
-    """Story grouping per destination; webhook destinations with `updates: true` take updates."""
+    """Story grouping per destination; webhook destinations with `updates: true` and Slack app
+    mode with `updates: thread` or `edit` take updates (later copies of a story)."""
     return StoryDesk(
         settings.stories.window,
         settings.stories.max_sources,
         log,
         metrics,
-        takes_updates=[d.name for d in settings.destinations if d.updates is True],
+        takes_updates=[
+            d.name
+            for d in settings.destinations
+            if d.updates is True or (d.app_mode and d.updates in ("thread", "edit"))
+        ],
     )
 
 

@@ -117,7 +117,7 @@ async def open_embedded(settings: Settings) -> AsyncIterator[Embedded]:
     store = await Store.open(settings.state_dir / DB_NAME)
     client = make_client(fetch_limits(settings))
     bus = EmbeddedBus(store.bus)
-    destinations = build_destinations(settings, client)
+    destinations = build_destinations(settings, client, store.slack_messages)
     notifier = Notifier(store.outbox, destinations, policies_of(settings), metrics)
     stories = SqliteStoryLog(store.stories)
     desk = story_desk(settings, stories, metrics)

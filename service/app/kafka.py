@@ -23,6 +23,7 @@ from consumers.health_alerts import HealthAlertSender
 from consumers.kafka_held import KafkaHeldLog, KafkaHoldStep
 from consumers.kafka_intake import NotifierIntake, PartitionHandOver
 from consumers.kafka_outbox import DeliveryLog, KafkaOutbox
+from consumers.kafka_slack_messages import KafkaFirstMessages
 from consumers.kafka_stories import KafkaStoryLog
 from consumers.matcher import MatcherStage
 from consumers.notifier import Notifier
@@ -244,7 +245,14 @@ async def _notifier(role: _Role) -> Work:
     stories = KafkaStoryLog(role.bus)
     await role.start(stories.start, stories.stop)
     desk = story_desk(role.settings, stories, role.metrics)
-    destinations = build_destinations(role.settings, role.client)
+    work: Work = []
+    first_messages = None
+    if any(d.app_mode and d.updates for d in role.settings.destinations):
+        # Slack app mode threads or edits: where each story's first message went.
+        first_messages = KafkaFirstMessages(role.bus)
+        await role.start(first_messages.start, first_messages.stop)
+        work.append(first_messages.follow(role.stop))
+    destinations = build_destinations(role.settings, role.client, first_messages)
     policies = policies_of(role.settings)
     # Flood limits, digests and quiet hours: held alerts live on the held topic.
     held = KafkaHeldLog(role.bus, deliveries, role.metrics, destinations)
@@ -264,6 +272,7 @@ async def _notifier(role: _Role) -> Work:
     intake = NotifierIntake(consumer, outbox, notifier)
     role.watchdog.watch("notifier", lambda: intake.last_progress)
     return [
+        *work,
         deliveries.follow(role.stop),
         stories.follow(desk, role.stop),
         held.follow(role.stop),

@@ -35,6 +35,8 @@ DELIVERIES = "deliveries"  # compacted: the notifiers' shared delivery log, keye
 STORIES = "stories"  # compacted: story decisions, keyed by destination and article id
 FEED_HEALTH = "feed.health"  # compacted: feed health, the storm flag, health alerts to deliver
 HELD = "held"  # compacted: alerts held for a digest and recent single sends, per destination
+# compacted: Slack app mode's first message of each story, keyed by destination and story id
+SLACK_MESSAGES = "slack_messages"
 
 DAY_MS = 86_400_000
 # Feed state carries the feed's seen items; give it room beyond the 1 MB default.
@@ -53,6 +55,8 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     # keep them; a sent digest's alerts are removed with tombstones.
     HELD: {"cleanup.policy": "compact"},
     FEED_HEALTH: {"cleanup.policy": "compact"},
+    # As long as the stories: a copy can only join a story still there.
+    SLACK_MESSAGES: {"cleanup.policy": "compact,delete", "retention.ms": str(7 * DAY_MS)},
 }
 
 

@@ -17,8 +17,10 @@ from service.settings.sections import DeliveryOverrides
 from service.settings.types import Duration, Name, Section, check_http_url
 from service.signing import decode_base64_secret
 
-# teams, ntfy, email, telegram and slack app mode have config checks below but no adapter yet,
+# teams, ntfy, email and telegram have config checks below but no adapter yet,
 # so the type list (what `check` accepts) holds only the types that can deliver.
+SLACK_API_URL = "https://slack.com/api"
+
 DestinationType = Literal["slack", "webhook", "console", "discord"]
 
 # The keys each type may carry besides name, type, allow_private, min_interval and delivery.
@@ -98,6 +100,11 @@ class DestinationConfig(Section):
         """A Slack destination posting through the Web API (token and channel), not a webhook."""
         return self.type == "slack" and self.token is not None
 
+    @property
+    def slack_api_url(self) -> str:
+        """The Slack Web API root of an app-mode destination (`api_url`, else Slack's own)."""
+        return _secret(self.api_url).rstrip("/") or SLACK_API_URL
+
 
 def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
@@ -127,9 +134,18 @@ def _check_slack(cfg: DestinationConfig) -> None:
                 )
         _need_url(cfg)
         return
+    if cfg.token is None and cfg.channel is None:
+        raise ValueError("a slack destination needs a url (incoming webhook) or token and channel")
     if not _secret(cfg.token):
-        raise ValueError("a slack destination needs a url")
-    raise ValueError("slack app mode (token and channel) is not implemented yet: use a url")
+        raise ValueError("a slack destination in app mode needs a token (a bot token, xoxb-...)")
+    if any(c.isspace() for c in _secret(cfg.token)):
+        raise ValueError("token is not a Slack token (it has spaces or line breaks)")
+    if not cfg.channel or not cfg.channel.strip():
+        raise ValueError("a slack destination in app mode needs a channel (an id like C0123456789)")
+    if cfg.updates is not None and cfg.updates not in ("thread", "edit"):
+        raise ValueError("updates for slack app mode is thread or edit")
+    if cfg.api_url is not None:
+        _check_api_url(cfg)
 
 
 def _check_api_url(cfg: DestinationConfig) -> None:

@@ -3,7 +3,8 @@
 `db` owns the connection and its thread; `feeds` holds feed state and seen items, `buslog`
 the embedded transport's messages and offsets, `outbox` pending deliveries, the delivery log
 and dead letters, `stories` the story grouping's decisions, `held` alerts held for digests and
-the digests sent, `health` feed health and its pending alerts. `Store` opens the file and
+the digests sent, `health` feed health and its pending alerts, `slack_messages` the first
+Slack message of each story (app mode's threads and edits). `Store` opens the file and
 hands out the repositories.
 """
 
@@ -14,13 +15,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from service.store import buslog, feeds, health, held, outbox, stories
+from service.store import buslog, feeds, health, held, outbox, slack_messages, stories
 from service.store.buslog import BusLog
 from service.store.db import Database
 from service.store.feeds import FeedState, FeedStates
 from service.store.health import FeedHealthStore, HealthAlertRow
 from service.store.held import HeldAlert, HeldAlerts, HeldWindow
 from service.store.outbox import Outbox, OutboxRow
+from service.store.slack_messages import SlackMessage, SlackMessages
 from service.store.stories import StoryItems, StoryRow
 
 __all__ = [
@@ -34,6 +36,8 @@ __all__ = [
     "HeldWindow",
     "Outbox",
     "OutboxRow",
+    "SlackMessage",
+    "SlackMessages",
     "Store",
     "StoryItems",
     "StoryRow",
@@ -54,6 +58,7 @@ class Store:
                 stories.SCHEMA,
                 held.SCHEMA,
                 health.SCHEMA,
+                slack_messages.SCHEMA,
             ),
             clock,
         )
@@ -63,6 +68,7 @@ class Store:
         self.stories = StoryItems(self._db)
         self.held = HeldAlerts(self._db)
         self.health = FeedHealthStore(self._db)
+        self.slack_messages = SlackMessages(self._db)
 
     @classmethod
     async def open(cls, path: Path, clock: Callable[[], float] = time.time) -> Store:
@@ -90,6 +96,7 @@ class Store:
                 + BusLog.prune(conn, consumed_before)
                 + Outbox.prune(conn, delivered_before)
                 + StoryItems.prune(conn, stories_before)
+                + SlackMessages.prune(conn, stories_before)
                 + HeldAlerts.prune(conn, delivered_before)
                 + FeedHealthStore.prune(conn, delivered_before)
             )

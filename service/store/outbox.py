@@ -86,7 +86,7 @@ class Outbox:
                 _row(r)
                 for r in conn.execute(
                     _SELECT + " WHERE status = 'pending' AND destination = ? "
-                    "AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at LIMIT ?",
+                    "AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at, rowid LIMIT ?",
                     (destination, now, limit),
                 )
             ]
