@@ -27,9 +27,10 @@ POLLING = {"max_backoff": "2s"}
 class Breakable:
     """Feeds on their own server that answer 500 while `broken` is set, and a valid RSS else."""
 
-    def __init__(self, server: FeedServer, names: Sequence[str]) -> None:
+    def __init__(self, server: FeedServer, names: Sequence[str], *, broken: bool = True) -> None:
         self.broken = threading.Event()
-        self.broken.set()
+        if broken:
+            self.broken.set()
         self.urls = {name: server.route(f"/{name}.xml", self._responder(name)) for name in names}
         self.agents: dict[str, list[str]] = {name: [] for name in names}
 
@@ -48,6 +49,21 @@ def _pollers(config: Path, log_dir: Path) -> list[Stage]:
         Stage("poller", config, log_dir, name=name, env={"NEWSALERT_POLLING__USER_AGENT": agent})
         for name, agent in AGENTS.items()
     ]
+
+
+def _settled(stages: Sequence[Stage]) -> bool:
+    """Each poller's latest rebalance left it with feeds partitions: the group has settled."""
+    for stage in stages:
+        moves = [
+            e
+            for e in stage.events()
+            if e.get("event") in ("feed_partitions_assigned", "feed_partitions_revoked")
+        ]
+        if not moves or moves[-1]["event"] != "feed_partitions_assigned":
+            return False
+        if not moves[-1]["partitions"]:
+            return False
+    return True
 
 
 def _health(hook: Any, kind: str, feed: str | None) -> list[dict[str, Any]]:
@@ -74,9 +90,14 @@ def test_failing_feed_with_two_pollers_is_one_failing_and_one_recovered_alert(
             kafka=kafka_section(kafka_bootstrap, topic_prefix),
         ) as (_, hook, supervisor, config),
     ):
-        broken = Breakable(server, ["wire"])
+        broken = Breakable(server, ["wire"], broken=False)
         add_keys(config, feeds=broken.urls, feed_health=HEALTH, polling=POLLING)
         pollers = {s.name: supervisor.start(s, restart=False) for s in _pollers(config, tmp_path)}
+        # The feed breaks once both pollers have their share, so its owner is the settled one.
+        wait_until(lambda: _settled(list(pollers.values())), 60, "both pollers to get feeds")
+        settled_at = len(broken.agents["wire"])
+        wait_until(lambda: len(broken.agents["wire"]) > settled_at + 1, 30, "a poll of the feed")
+        broken.broken.set()
         wait_until(lambda: _health(hook, "failing", "wire"), 60, "the failing alert")
         # Hand the failing feed over: stop (or kill -9) the poller that owns it, for good.
         owner = next(n for n, agent in AGENTS.items() if broken.agents["wire"][-1] == agent)
@@ -93,6 +114,10 @@ def test_failing_feed_with_two_pollers_is_one_failing_and_one_recovered_alert(
         time.sleep(4)  # a repeat, or a second transition, would show up by now
         supervisor.check()
         got = seen(hook)
+        sent_by = {
+            name: [e["type"] for e in stage.events() if e.get("event") == "feed_health_delivered"]
+            for name, stage in pollers.items()
+        }
 
     failing = [h for h in got.health if h["type"] == "newsalert.feed.failing"]
     recovered = [h for h in got.health if h["type"] == "newsalert.feed.recovered"]
@@ -108,6 +133,8 @@ def test_failing_feed_with_two_pollers_is_one_failing_and_one_recovered_alert(
     assert [h["feed"] for h in recovered] == ["wire"]
     assert failing[0]["http_status"] == 500 and failing[0]["next_retry_at"] is not None
     assert recovered[0]["downtime_s"] > 0
+    # Each by the poller that owned the feed at the time.
+    assert sent_by == {owner: ["newsalert.feed.failing"], other: ["newsalert.feed.recovered"]}
     assert got.singles == [] and got.unverified == 0 and got.repeated_ids == 0
 
 
