@@ -1,10 +1,11 @@
-"""The hold step before sending, and the digest sender (embedded mode).
+"""The hold step before sending (embedded mode), and the digest sender (both modes).
 
 `HoldingIntake` takes alerts from the bus like `OutboxIntake`, but first asks
 `consumers.holding.decide` whether each goes out now (into the outbox, for the notifier's
 workers) or waits for a digest (held in the store under its window). `DigestSender` has one
 worker per destination that sends each window's digest once the window has ended, then records
-it, in one transaction with removing its alerts, so it is never sent twice.
+it, in one transaction with removing its alerts, so it is never sent twice; in Kafka mode it
+runs over the held topic instead (consumers/kafka_held.py).
 
 Flood control counts the single alerts let into the outbox (the time they were taken in), which
 is what the destination will receive, and is known before the send, so a restart counts them too.
@@ -36,8 +37,20 @@ from service.store import HeldAlert, HeldWindow
 log = structlog.get_logger(__name__)
 
 
-class HeldStore(Protocol):
-    """Where held alerts wait (service/store/held.py)."""
+class DigestStore(Protocol):
+    """What the digest sender reads and records: SQLite (service/store/held.py) or Kafka
+    (consumers/kafka_held.py)."""
+
+    async def windows(self, destination: str | None = None) -> list[HeldWindow]: ...
+    async def payloads(self, digest_id: str) -> list[bytes]: ...
+    async def record_digest(
+        self, window: HeldWindow, status: str, attempts: int, error: str | None
+    ) -> int: ...
+    async def release(self, digest_id: str) -> None: ...
+
+
+class HeldStore(DigestStore, Protocol):
+    """Where held alerts wait in embedded mode (service/store/held.py)."""
 
     async def known(self, alert_ids: Sequence[str]) -> set[str]: ...
     async def recent_sends(self, destination: str, since: float) -> list[float]: ...
@@ -48,11 +61,6 @@ class HeldStore(Protocol):
         counted: Sequence[str],
         held: Sequence[HeldAlert],
     ) -> None: ...
-    async def windows(self, destination: str | None = None) -> list[HeldWindow]: ...
-    async def payloads(self, digest_id: str) -> list[bytes]: ...
-    async def record_digest(
-        self, window: HeldWindow, status: str, attempts: int, error: str | None
-    ) -> int: ...
 
 
 @runtime_checkable
@@ -156,7 +164,7 @@ class DigestSender:
 
     def __init__(
         self,
-        store: HeldStore,
+        store: DigestStore,
         destinations: Mapping[str, Destination],
         policies: Mapping[str, DeliveryPolicy],
         metrics: Metrics,
@@ -208,6 +216,7 @@ class DigestSender:
             try:
                 alerts = await self._send(destination, window)
             except DeliveryError as exc:
+                await self._store.release(window.digest_id)  # no longer being sent
                 delay = retry_delay(attempt, exc, policy, self._rand())
                 if delay is None:
                     await self._store.record_digest(window, "dead", attempt, str(exc))

@@ -12,6 +12,7 @@ import time
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 
+from consumers.kafka_held import KafkaHeldLog
 from consumers.kafka_outbox import DeliveryLog, KafkaOutbox
 from consumers.kafka_stories import KafkaStoryLog
 from consumers.notifier import Notifier
@@ -58,7 +59,8 @@ class NotifierIntake:
 
 
 class PartitionHandOver(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Partitions leave only after their sends under way finish; arrive only after the log caught up."""
+    """Partitions leave only after their sends (and digests) under way finish; arrive only after
+    the delivery, story and held logs caught up."""
 
     def __init__(
         self,
@@ -66,13 +68,16 @@ class PartitionHandOver(ConsumerRebalanceListener):  # type: ignore[misc]
         deliveries: DeliveryLog,
         stories: KafkaStoryLog,
         consumer: AIOKafkaConsumer,
+        held: KafkaHeldLog,
     ) -> None:
         self._outbox = outbox
         self._deliveries = deliveries
         self._stories = stories
         self._consumer = consumer
+        self._held = held
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._held.revoke({tp.partition for tp in revoked})  # digests under way finish
         final = await self._outbox.revoke(set(revoked))
         await commit_quietly(self._consumer, final)
         log.info("alert_partitions_revoked", partitions=sorted(tp.partition for tp in revoked))
@@ -80,4 +85,5 @@ class PartitionHandOver(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self._deliveries.caught_up()
         await self._stories.caught_up()  # the stories the previous owner opened are here
+        await self._held.assigned({tp.partition for tp in assigned})  # and what it held
         log.info("alert_partitions_assigned", partitions=sorted(tp.partition for tp in assigned))

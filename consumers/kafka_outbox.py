@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -112,10 +112,21 @@ class DeliveryLog:
                     await asyncio.wait_for(self._changed.wait(), timeout=1.0)
 
     async def record(self, alert_id: str, outcome: Outcome) -> None:
+        await self.record_many([alert_id], outcome)
+
+    async def record_many(self, ids: Collection[str], outcome: Outcome) -> None:
+        """One outcome for many ids (a digest and its alerts), published as one batch."""
         now = self._clock()
         value = json.dumps({"outcome": outcome, "at": now}).encode()
-        await self._bus.publish(DELIVERIES, [(alert_id, value)])
-        self._outcomes[alert_id] = (outcome, now)
+        await self._bus.publish(DELIVERIES, [(i, value) for i in ids])
+        for i in ids:
+            self._outcomes[i] = (outcome, now)
+
+
+class HoldStep(Protocol):
+    """Flood limits, digests, quiet hours (consumers/kafka_held.py): True when held."""
+
+    async def hold(self, partition: int, alert: Alert, payload: bytes) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -136,10 +147,12 @@ class KafkaOutbox:
         destinations: Collection[str],
         desk: StoryDesk,
         clock: Callable[[], float] = time.time,
+        holding: HoldStep | None = None,
     ) -> None:
         self._bus = bus
         self._log = deliveries
         self._desk = desk
+        self._holding = holding
         self._destinations = set(destinations)
         self._clock = clock
         self._pending: dict[str, _Pending] = {}
@@ -178,6 +191,8 @@ class KafkaOutbox:
             outcome = self._log.outcome(alert.id)
         if outcome in ("delivered", "dead") or alert.id in self._pending:
             return None  # already done, or a repeat of one in hand: nothing to send
+        if self._holding is not None and await self._holding.hold(tp.partition, alert, value):
+            return None  # held for a digest: the held topic has it, so its offset may commit
         now = self._clock()
         row = OutboxRow(alert.id, alert.destination, value, "pending", 0, now, None, now)
         self._pending[alert.id] = _Pending(row, tp, offset)

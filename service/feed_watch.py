@@ -71,7 +71,7 @@ class FeedHealthMonitor:
         )
         self._feeds[feed] = health
         self._storm, events = storm(self._storm, event, self._feeds, now)
-        alerts = [_alert(e) for e in events]
+        alerts = [health_alert(e) for e in events]
         await self._store.record(
             health,
             self._storm,
@@ -85,7 +85,7 @@ class FeedHealthMonitor:
             self._metrics.feeds_by_health.labels(state).set(counts.get(state, 0))
 
 
-def _alert(event: HealthEvent) -> FeedHealthAlert:
+def health_alert(event: HealthEvent) -> FeedHealthAlert:
     def when(ts: float | None) -> datetime | None:
         return None if ts is None else datetime.fromtimestamp(ts, UTC)
 

@@ -87,6 +87,11 @@ class KafkaFeedStates:
         ready = self._assigned - set(self._catching_up)
         return [f for f in self._feeds if partition_of(f.name, self._partitions) in ready]
 
+    def owns(self, feed: str) -> bool:
+        """This poller polls `feed` now; `owns("")`: it has partition 0 (the feed-health storm's)."""
+        ready = self._assigned - set(self._catching_up)
+        return (partition_of(feed, self._partitions) if feed else 0) in ready
+
     async def follow(self, stop: asyncio.Event) -> None:
         """Keep reading the feeds topic: the group's heartbeat, and state from other pollers."""
         while not stop.is_set():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +84,15 @@ def feed_health_monitor(
     cfg = settings.feed_health
     if not cfg.destinations:
         return None
+    names = [f.name for f in settings.feeds]
+    return FeedHealthMonitor(
+        store.health, names, cfg.destinations, health_policy_of(settings), metrics
+    )
+
+
+def health_policy_of(settings: Settings) -> Callable[[str], HealthPolicy]:
+    """Each feed's failing and stale thresholds (a feed may override `stale_after`)."""
+    cfg = settings.feed_health
     feeds = {f.name: f for f in settings.feeds}
 
     def policy_of(name: str) -> HealthPolicy:
@@ -91,7 +100,7 @@ def feed_health_monitor(
         stale = settings.feed_stale_after(feed) if feed is not None else cfg.stale_after
         return HealthPolicy(cfg.failing_after, cfg.failing_for, stale)
 
-    return FeedHealthMonitor(store.health, list(feeds), cfg.destinations, policy_of, metrics)
+    return policy_of
 
 
 def matcher_holder(settings: Settings) -> MatcherHolder:

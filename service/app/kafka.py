@@ -18,6 +18,9 @@ from typing import Any
 import httpx
 import structlog
 
+from consumers.digests import DigestSender
+from consumers.health_alerts import HealthAlertSender
+from consumers.kafka_held import KafkaHeldLog, KafkaHoldStep
 from consumers.kafka_intake import NotifierIntake, PartitionHandOver
 from consumers.kafka_outbox import DeliveryLog, KafkaOutbox
 from consumers.kafka_slack_messages import KafkaFirstMessages
@@ -25,8 +28,14 @@ from consumers.kafka_stories import KafkaStoryLog
 from consumers.matcher import MatcherStage
 from consumers.notifier import Notifier
 from consumers.reload import watch_config
-from service.app.destinations import build_destinations, policies_of, story_desk
-from service.app.embedded import fetch_limits, matcher_holder, stop_or_crash
+from service.app.destinations import (
+    build_destinations,
+    hold_policies_of,
+    policies_of,
+    priority_watchlists,
+    story_desk,
+)
+from service.app.embedded import fetch_limits, health_policy_of, matcher_holder, stop_or_crash
 from service.bus.base import ALERTS, ARTICLES
 from service.bus.kafka import (
     KafkaBus,
@@ -37,6 +46,7 @@ from service.bus.kafka import (
 from service.errors import NewsalertError
 from service.fetch import Fetcher, make_client
 from service.health import HealthServer
+from service.kafka_feed_health import KafkaFeedHealth
 from service.kafka_feed_state import KafkaFeedStates
 from service.metrics import Metrics
 from service.poller import Poller
@@ -185,7 +195,8 @@ async def _poller(role: _Role) -> Work:
         role.bus, settings.feeds, seen_retention=settings.polling.seen_retention
     )
     fetcher = Fetcher(role.client, fetch_limits(settings))
-    poller = Poller(settings, states, fetcher, role.bus, role.metrics)
+    health, work = await _feed_health(role, states)
+    poller = Poller(settings, states, fetcher, role.bus, role.metrics, health=health)
 
     async def finish_polls(names: list[str]) -> None:
         await poller.wait_for(names, timeout=settings.polling.timeout + 5)
@@ -193,7 +204,28 @@ async def _poller(role: _Role) -> Work:
     states.before_revoke = finish_polls
     await role.start(states.start, states.stop)
     role.watchdog.watch("poller", lambda: states.last_progress)
-    return [states.follow(role.stop), poller.run(states.owned, role.stop)]
+    return [states.follow(role.stop), poller.run(states.owned, role.stop), *work]
+
+
+async def _feed_health(role: _Role, states: KafkaFeedStates) -> tuple[KafkaFeedHealth | None, Work]:
+    """Feed health alerts, when `feed_health.destinations` names any: each poller observes and
+    alerts on the feeds it owns; the owner of feeds partition 0 keeps the storm."""
+    settings = role.settings
+    names = settings.feed_health.destinations
+    if not names:
+        return None, []
+    health = KafkaFeedHealth(
+        role.bus,
+        [f.name for f in settings.feeds],
+        names,
+        health_policy_of(settings),
+        states.owns,
+        role.metrics,
+    )
+    await role.start(health.start, health.stop)
+    destinations = build_destinations(settings, role.client)
+    sender = HealthAlertSender(health, {n: destinations[n] for n in names}, policies_of(settings))
+    return health, [health.follow(role.stop), sender.run(role.stop)]
 
 
 async def _matcher(role: _Role) -> Work:
@@ -221,12 +253,20 @@ async def _notifier(role: _Role) -> Work:
         await role.start(first_messages.start, first_messages.stop)
         work.append(first_messages.follow(role.stop))
     destinations = build_destinations(role.settings, role.client, first_messages)
-    outbox = KafkaOutbox(role.bus, deliveries, destinations, desk)
-    notifier = Notifier(outbox, destinations, policies_of(role.settings), role.metrics)
+    policies = policies_of(role.settings)
+    # Flood limits, digests and quiet hours: held alerts live on the held topic.
+    held = KafkaHeldLog(role.bus, deliveries, role.metrics, destinations)
+    await role.start(held.start, held.stop)
+    holding = KafkaHoldStep(
+        held, hold_policies_of(role.settings), priority_watchlists(role.settings), role.metrics
+    )
+    outbox = KafkaOutbox(role.bus, deliveries, destinations, desk, holding=holding)
+    notifier = Notifier(outbox, destinations, policies, role.metrics)
+    digests = DigestSender(held, destinations, policies, role.metrics)
     consumer = make_consumer(role.bus.cfg, "notifier")
     consumer.subscribe(
         [role.bus.topic(ALERTS)],
-        listener=PartitionHandOver(outbox, deliveries, stories, consumer),
+        listener=PartitionHandOver(outbox, deliveries, stories, consumer, held),
     )
     await role.start(lambda: start_client(consumer, role.bus.cfg), consumer.stop)
     intake = NotifierIntake(consumer, outbox, notifier)
@@ -235,6 +275,8 @@ async def _notifier(role: _Role) -> Work:
         *work,
         deliveries.follow(role.stop),
         stories.follow(desk, role.stop),
+        held.follow(role.stop),
         intake.run(role.stop),
         notifier.run(role.stop),
+        digests.run(role.stop),
     ]

@@ -33,6 +33,8 @@ log = structlog.get_logger(__name__)
 FEEDS = "feeds"  # compacted: latest state of each feed, keyed by feed name
 DELIVERIES = "deliveries"  # compacted: the notifiers' shared delivery log, keyed by alert id
 STORIES = "stories"  # compacted: story decisions, keyed by destination and article id
+FEED_HEALTH = "feed.health"  # compacted: feed health, the storm flag, health alerts to deliver
+HELD = "held"  # compacted: alerts held for a digest and recent single sends, per destination
 # compacted: Slack app mode's first message of each story, keyed by destination and story id
 SLACK_MESSAGES = "slack_messages"
 
@@ -49,6 +51,10 @@ TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     DELIVERIES: {"cleanup.policy": "compact,delete", "retention.ms": str(90 * DAY_MS)},
     # As long as the alerts topic: a story can only grow from alerts still there to re-read.
     STORIES: {"cleanup.policy": "compact,delete", "retention.ms": str(7 * DAY_MS)},
+    # Compacted only: a weekly digest holds alerts longer than any time-based retention would
+    # keep them; a sent digest's alerts are removed with tombstones.
+    HELD: {"cleanup.policy": "compact"},
+    FEED_HEALTH: {"cleanup.policy": "compact"},
     # As long as the stories: a copy can only join a story still there.
     SLACK_MESSAGES: {"cleanup.policy": "compact,delete", "retention.ms": str(7 * DAY_MS)},
 }

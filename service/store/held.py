@@ -242,6 +242,10 @@ class HeldAlerts:
 
         return await self._db.transaction(write)
 
+    async def release(self, digest_id: str) -> None:
+        """A send attempt failed: nothing to release, since one process owns the SQLite file
+        (in Kafka mode this lets a partition hand-over proceed)."""
+
     async def digests_recorded(self, destination: str | None = None) -> list[tuple[str, str, int]]:
         """(digest_id, status, alerts) of every digest recorded, oldest first."""
 
