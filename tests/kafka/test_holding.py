@@ -184,7 +184,10 @@ def test_digest_given_up_on_becomes_dead_letters_that_replay(
             return [json.loads(line) for line in listed.stdout.splitlines()]
 
         wait_until(lambda: len(letters()) == 2, 60, "the digest's two alerts as dead letters")
-        assert {x["title"] for x in letters()} == {s.title for s in stories[1:]}
+        # Which story goes out alone depends on the order the matcher publishes them in.
+        single = seen(hook).singles_to("hook")
+        assert len(single) == 1
+        assert {x["title"] for x in letters()} == {s.title for s in stories} - set(single)
         replay = cli("dlq", "replay", "-c", str(config))
         assert replay.returncode == 0, replay.stderr
         expected = {(s.title, "hook") for s in stories}
