@@ -8,16 +8,19 @@ that the benchmarks compile exactly as the service does without importing the se
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from consumers.matching import Concepts, Matcher, compile_watchlists
+from consumers.matching import Concepts, Matcher, Node, compile_watchlists
 
 # From this many watchlists on, the compiled objects are frozen out of the cycle collector.
 FREEZE_FROM = 10_000
 
 
 def compile_matcher(
-    queries: Sequence[tuple[str, str]], concepts: Concepts | None = None
+    queries: Sequence[tuple[str, str]],
+    concepts: Concepts | None = None,
+    *,
+    parsed: Mapping[str, Node] | None = None,
 ) -> Matcher:
     """`compile_watchlists`, with the cycle collector kept off the matcher's objects.
 
@@ -31,7 +34,7 @@ def compile_matcher(
     paused = gc.isenabled()
     gc.disable()
     try:
-        matcher = compile_watchlists(queries, concepts)
+        matcher = compile_watchlists(queries, concepts, parsed=parsed)
     finally:
         if paused:
             gc.enable()

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import structlog
 
 from consumers.gc_policy import compile_matcher
-from consumers.matching import Concepts, Matcher, WatchlistError
+from consumers.matching import Concepts, Matcher, Node, WatchlistError
 from service.errors import ConfigError
 from service.settings import WatchlistConfig, load_settings
 
@@ -66,18 +66,20 @@ class MatcherHolder:
         concepts: Concepts | None = None,
         destinations: Collection[str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        parsed: Mapping[str, Node] | None = None,
     ) -> None:
         """Compile `watchlists` (raises WatchlistError if one is invalid: a startup error).
 
         `destinations`: the destination names the running process has; a reload routing a
-        watchlist elsewhere is refused. None accepts any.
+        watchlist elsewhere is refused. None accepts any. `parsed`: the queries' trees by
+        text, when the config check parsed them already.
         """
         self._destinations = None if destinations is None else frozenset(destinations)
         self._clock = clock
         self._lock = threading.Lock()  # one reload at a time; readers never take it
         concepts = concepts or {}
         self._key = _key(watchlists, concepts)
-        self._current = _build(watchlists, concepts, 1, clock())
+        self._current = _build(watchlists, concepts, 1, clock(), parsed)
         self.fingerprint: str | None = None  # sha256 of the file content last loaded
         self.last_error: str | None = None
         self.failures = 0
@@ -180,9 +182,13 @@ def _key(watchlists: Sequence[WatchlistConfig], concepts: Concepts) -> tuple[obj
 
 
 def _build(
-    watchlists: Sequence[WatchlistConfig], concepts: Concepts, version: int, now: datetime
+    watchlists: Sequence[WatchlistConfig],
+    concepts: Concepts,
+    version: int,
+    now: datetime,
+    parsed: Mapping[str, Node] | None = None,
 ) -> Rules:
-    matcher = compile_matcher([(w.name, w.query) for w in watchlists], concepts)
+    matcher = compile_matcher([(w.name, w.query) for w in watchlists], concepts, parsed=parsed)
     routes = {w.name: tuple(w.destinations) for w in watchlists}
     return Rules(matcher, routes, version, now)
 
