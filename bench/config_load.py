@@ -101,11 +101,14 @@ def write_config(path: Path, watchlists: list[tuple[str, str]]) -> None:
 
 def phases(path: Path) -> dict[str, float]:
     """Each phase of `load_config` then `compile_rules`, CPU seconds of this process each."""
+    from consumers.gc_policy import collector_paused, freeze_if_large
     from service.app.config import QueryCheck, compile_rules
     from service.settings.load import build_settings, cross_check, read_config
 
     timings: dict[str, float] = {}
     wall = time.perf_counter()
+    paused = collector_paused()
+    paused.__enter__()  # as `load_config` does
     start = time.process_time()
     loaded = read_config(path, {})
     timings["yaml_s"] = time.process_time() - start
@@ -116,6 +119,8 @@ def phases(path: Path) -> dict[str, float]:
     check = QueryCheck()
     problems = cross_check(loaded, str(path), check, {}, require_feeds=False)
     timings["check_s"] = time.process_time() - start
+    freeze_if_large(len(settings.watchlists))
+    paused.__exit__(None, None, None)
     if problems:
         raise SystemExit("\n".join(problems))
     del loaded

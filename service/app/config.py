@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import cast
 
-from consumers.gc_policy import compile_matcher
+from consumers.gc_policy import collector_paused, compile_matcher, freeze_if_large
 from consumers.matching import Matcher, Node, QuerySyntaxError, parse_query
 from service.settings import Settings, load_settings
 
@@ -36,7 +36,10 @@ def load_config(
     `require_feeds=False` for commands that poll nothing (`match`, and a future `stories`).
     """
     check = QueryCheck()
-    settings = load_settings(path, environ, check_query=check, require_feeds=require_feeds)
+    # The settings and parse trees of a large config are millions of small objects, no cycles.
+    with collector_paused():
+        settings = load_settings(path, environ, check_query=check, require_feeds=require_feeds)
+        freeze_if_large(len(settings.watchlists))
     settings.keep_parsed_queries(check.trees)
     return settings
 
