@@ -13,7 +13,12 @@ process per N, times the phases `newsalert match` goes through before its first 
 - compile_s: the matcher, from the trees the check parsed (`service.app.config.compile_rules`);
 - total_s: all four, and cli_s: the real `newsalert match -c FILE` over one small feed, process
   start to exit, with cli_peak_mb its peak resident memory;
-- peak_mb: the measuring process's peak resident memory after the phases, interpreter included.
+- peak_mb: the measuring process's peak resident memory after the phases, interpreter included;
+- reload_cpu_s, rss_before_reload_mb, rss_after_reload_mb, peak_with_reload_mb: in another
+  process, the config loaded and compiled as the service starts, then a live reload of it with
+  one query edited (`MatcherHolder.reload_from`, which `watch_config` runs in a thread): its
+  CPU seconds, resident memory with the first matcher running and right after the swap, and
+  the peak, when the old and the new matcher both lived.
 
 `--profile` prints the top functions of a cProfile run of the phases instead (cumulative time).
 """
@@ -52,7 +57,11 @@ def main() -> int:
     parser.add_argument("--code", type=Path, default=ROOT, help="checkout the CLI runs from")
     parser.add_argument("--cli-only", action="store_true", help="time only the real command")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # one config, in a child
+    parser.add_argument("--reload", type=Path, help=argparse.SUPPRESS)  # its reload, in a child
     args = parser.parse_args()
+    if args.reload:
+        print(json.dumps(reload(args.reload)), flush=True)
+        return 0
     if args.measure:
         if args.profile:
             profile(args.measure)
@@ -73,12 +82,19 @@ def main() -> int:
             command = [sys.executable, __file__, "--measure", str(config)]
             command += ["--profile"] if args.profile else []
             child = subprocess.run(  # noqa: S603 (our own script and arguments)
-                command, check=True, capture_output=True, text=True
+                command, check=True, stdout=subprocess.PIPE, text=True
             )
             if args.profile:
                 print(child.stdout)
                 continue
             figures = json.loads(child.stdout)
+            child = subprocess.run(  # noqa: S603 (our own script and arguments)
+                [sys.executable, __file__, "--reload", str(config)],
+                check=True,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            figures |= json.loads(child.stdout.splitlines()[-1])  # after the reload's log line
             figures |= {"workload": args.workload, "file_mb": round(config.stat().st_size / 1e6, 1)}
             figures |= run_cli(config, feed, args.code)
             print(json.dumps(figures), flush=True)
@@ -87,7 +103,7 @@ def main() -> int:
 
 def write_config(path: Path, watchlists: list[tuple[str, str]]) -> None:
     """A config as an operator writes it: block style, one watchlist after another."""
-    lines = ["destinations:"]
+    lines = ["feeds:\n  - name: wire\n    url: https://example.org/feed.xml", "destinations:"]
     lines += [f"  - name: {name}\n    type: console" for name in DESTINATIONS]
     lines.append("watchlists:")
     for number, (name, query) in enumerate(watchlists):
@@ -135,13 +151,49 @@ def phases(path: Path) -> dict[str, float]:
 def measure(path: Path) -> dict[str, object]:
     timings = phases(path)
     wall = timings.pop("wall_s")
-    return {
+    figures: dict[str, object] = {
         "watchlists": _count(path),
         **{name: round(value, 2) for name, value in timings.items()},
         "total_cpu_s": round(sum(timings.values()), 2),
         "total_wall_s": round(wall, 2),
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
+    return figures
+
+
+def reload(path: Path) -> dict[str, object]:
+    """A live reload of the same watchlists with one query changed, as `watch_config` runs it
+    (`MatcherHolder.reload_from`): its CPU seconds, and resident memory with the first rules
+    running, right after the swap, and the process's peak (both matchers lived meanwhile)."""
+    from consumers.reload import MatcherHolder
+    from service.app.config import load_config, parsed_queries
+
+    settings = load_config(path, {}, require_feeds=False)
+    holder = MatcherHolder(settings.watchlists, concepts=settings.concepts)
+    parsed_queries(settings)  # taken, as the service's first compile takes them
+    del settings
+    before = _rss_mb()
+    text = path.read_text(encoding="utf-8")
+    edited = path.with_name("edited-" + path.name)
+    edited.write_text(text.replace("query: '", "query: 'qzedited OR ", 1), encoding="utf-8")
+    del text
+    start = time.process_time()
+    outcome = holder.reload_from(edited, {})
+    cpu = time.process_time() - start
+    if not (outcome.ok and outcome.changed):
+        raise SystemExit("\n".join(outcome.errors) or "the reload changed nothing")
+    return {
+        "reload_cpu_s": round(cpu, 2),
+        "rss_before_reload_mb": round(before),
+        "rss_after_reload_mb": round(_rss_mb()),
+        "peak_with_reload_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def _rss_mb() -> float:
+    """Resident memory now (Linux), in MB."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def profile(path: Path) -> None:
@@ -179,7 +231,7 @@ def run_cli(config: Path, feed: Path, code: Path) -> dict[str, object]:
 
 def _count(path: Path) -> int:
     with path.open(encoding="utf-8") as lines:
-        return sum(line.startswith("  - name: w") for line in lines)
+        return sum(line.startswith("    query: ") for line in lines)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import structlog
 
-from consumers.gc_policy import compile_matcher
+from consumers.gc_policy import collector_paused, compile_matcher
 from consumers.matching import Concepts, Matcher, Node, WatchlistError
 from service.errors import ConfigError
 from service.settings import WatchlistConfig, load_settings
@@ -110,7 +110,8 @@ class MatcherHolder:
                 return self._fail([f"{path}: cannot read config file: {exc.strerror}"])
             fingerprint = hashlib.sha256(content).hexdigest()
             try:
-                settings = load_settings(path, os.environ if environ is None else environ)
+                with collector_paused():  # a large config is millions of objects, no cycles
+                    settings = load_settings(path, os.environ if environ is None else environ)
             except ConfigError as exc:
                 return self._fail(exc.problems)
             problems = self._unknown_destinations(path, settings.watchlists)
