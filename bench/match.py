@@ -18,7 +18,11 @@ articles: JSON lines with at least `title` and `summary`, optionally `feed` and 
 Each line holds: workload ("broad", "selective", "absent", or "given" for --watchlists),
 watchlists, articles, articles_per_s (indexed matcher, one core, looping over the corpus for at least two
 seconds, so its word memos are warm), first_pass_articles_per_s (the first pass only, memos
-cold: closer to a stream of unseen text), compile_s, peak_mb (the measuring process's peak
+cold: closer to a stream of unseen text), us_per_match and first_pass_us_per_match (the same
+two runs' time divided by the matches they reported: what each reported match costs where
+matches dominate, as at 100,000 watchlists), cpu_articles_per_s and cpu_us_per_match (the
+warm figures over this process's CPU time rather than the clock: on a shared machine, closer
+to what one core does), compile_s, peak_mb (the measuring process's peak
 resident memory, interpreter and corpus included), speedup_vs_naive (warm over warm: the
 indexed matcher's articles_per_s over `compile_naive`'s, the evaluate-every-query reference,
 timed on its second pass over a sample of naive_sample articles when it is slow) and
@@ -26,8 +30,9 @@ first_pass_speedup_vs_naive (cold over cold: both first passes), matches_per_art
 (watchlists matched per article), candidates_per_article (query parts the index selected per
 article, to accept outright or to explain: a query, or each child of a query that is an OR),
 always_evaluated, agree (the two matchers returned identical hits, terms and fields) and
-agree_compared (on how many articles: every one). Each workload and size runs in its own process, so one run's memory does not
-show in another's figures.
+agree_compared (on how many articles: every one). `--no-naive` leaves out the reference
+and every figure that needs it (at 100,000 watchlists it takes minutes). Each workload and
+size runs in its own process, so one run's memory does not show in another's figures.
 
 The articles and generated watchlists come from bench/workloads.py, which describes them.
 """
@@ -69,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000,10000,100000", help="generated watchlist counts")
     parser.add_argument("--workloads", default="broad,selective", help="generated workloads")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-naive", action="store_true", help="skip the reference: speed figures only"
+    )
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)  # one size, in a child
     parser.add_argument("--workload", default="broad", help=argparse.SUPPRESS)  # in a child
     args = parser.parse_args(argv)
@@ -82,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             workload = args.workload
             watchlists = generate_workload(workload, articles, args.generate, args.seed)
-        print(json.dumps({"workload": workload} | measure(watchlists, articles)), flush=True)
+        figures = measure(watchlists, articles, with_naive=not args.no_naive)
+        print(json.dumps({"workload": workload} | figures), flush=True)
         return 0
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,12 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             for size in (int(part) for part in args.sizes.split(",")):
                 command = [sys.executable, "-m", "bench.match", "--articles", str(corpus)]
                 command += ["--generate", str(size), "--seed", str(args.seed)]
-                command += ["--workload", workload]
+                command += ["--workload", workload] + (["--no-naive"] if args.no_naive else [])
                 subprocess.run(command, check=True, cwd=ROOT)  # noqa: S603 (our own module and arguments)
     return 0
 
 
-def measure(watchlists: list[tuple[str, str]], articles: list[Document]) -> dict[str, object]:
+def measure(
+    watchlists: list[tuple[str, str]], articles: list[Document], *, with_naive: bool = True
+) -> dict[str, object]:
     """Figures for one set of watchlists over one corpus (see the module docstring)."""
     start = time.perf_counter()
     matcher = compile_matcher(watchlists)  # as the service compiles: see its docstring
@@ -110,7 +121,7 @@ def measure(watchlists: list[tuple[str, str]], articles: list[Document]) -> dict
 
     hits = passes = 0
     first_pass_s = 0.0
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     while True:
         for doc in articles:
             hits += len(matcher.match(doc))
@@ -120,7 +131,27 @@ def measure(watchlists: list[tuple[str, str]], articles: list[Document]) -> dict
         if elapsed >= FAST_MIN_S:
             break
     fast_rate = passes * len(articles) / elapsed
+    cpu = time.process_time() - cpu_start
+    per_match = elapsed / max(hits, 1) * 1e6
+    first_pass_per_match = first_pass_s / max(hits // passes, 1) * 1e6
     candidates = sum(matcher.candidate_count(doc) for doc in articles)
+    speed = {
+        "watchlists": len(watchlists),
+        "articles": len(articles),
+        "articles_per_s": round(fast_rate),
+        "first_pass_articles_per_s": round(len(articles) / first_pass_s),
+        "us_per_match": round(per_match, 2),
+        "first_pass_us_per_match": round(first_pass_per_match, 2),
+        "cpu_articles_per_s": round(passes * len(articles) / cpu),
+        "cpu_us_per_match": round(cpu / max(hits, 1) * 1e6, 2),
+        "compile_s": round(compile_s, 2),
+    }
+    if not with_naive:
+        return speed | {
+            "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "matches_per_article": round(hits / (passes * len(articles)), 2),
+            "candidates_per_article": round(candidates / len(articles), 2),
+        }
 
     naive = compile_naive(watchlists)
     # The plain evaluator, timed like the indexed matcher: its first pass (cold) over a sample
@@ -146,12 +177,7 @@ def measure(watchlists: list[tuple[str, str]], articles: list[Document]) -> dict
         compared += 1
     first_pass_rate = len(articles) / first_pass_s
 
-    return {
-        "watchlists": len(watchlists),
-        "articles": len(articles),
-        "articles_per_s": round(fast_rate),
-        "first_pass_articles_per_s": round(first_pass_rate),
-        "compile_s": round(compile_s, 2),
+    return speed | {
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "speedup_vs_naive": round(fast_rate / naive_rate, 1),
         "first_pass_speedup_vs_naive": round(first_pass_rate / naive_cold_rate, 1),

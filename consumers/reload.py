@@ -29,8 +29,8 @@ from typing import NamedTuple
 
 import structlog
 
-from consumers.gc_policy import compile_matcher
-from consumers.matching import Concepts, Matcher, WatchlistError
+from consumers.gc_policy import collector_paused, compile_matcher
+from consumers.matching import Concepts, Matcher, Node, WatchlistError
 from service.errors import ConfigError
 from service.settings import WatchlistConfig, load_settings
 
@@ -66,18 +66,20 @@ class MatcherHolder:
         concepts: Concepts | None = None,
         destinations: Collection[str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        parsed: Mapping[str, Node] | None = None,
     ) -> None:
         """Compile `watchlists` (raises WatchlistError if one is invalid: a startup error).
 
         `destinations`: the destination names the running process has; a reload routing a
-        watchlist elsewhere is refused. None accepts any.
+        watchlist elsewhere is refused. None accepts any. `parsed`: the queries' trees by
+        text, when the config check parsed them already.
         """
         self._destinations = None if destinations is None else frozenset(destinations)
         self._clock = clock
         self._lock = threading.Lock()  # one reload at a time; readers never take it
         concepts = concepts or {}
         self._key = _key(watchlists, concepts)
-        self._current = _build(watchlists, concepts, 1, clock())
+        self._current = _build(watchlists, concepts, 1, clock(), parsed)
         self.fingerprint: str | None = None  # sha256 of the file content last loaded
         self.last_error: str | None = None
         self.failures = 0
@@ -108,7 +110,8 @@ class MatcherHolder:
                 return self._fail([f"{path}: cannot read config file: {exc.strerror}"])
             fingerprint = hashlib.sha256(content).hexdigest()
             try:
-                settings = load_settings(path, os.environ if environ is None else environ)
+                with collector_paused():  # a large config is millions of objects, no cycles
+                    settings = load_settings(path, os.environ if environ is None else environ)
             except ConfigError as exc:
                 return self._fail(exc.problems)
             problems = self._unknown_destinations(path, settings.watchlists)
@@ -180,9 +183,13 @@ def _key(watchlists: Sequence[WatchlistConfig], concepts: Concepts) -> tuple[obj
 
 
 def _build(
-    watchlists: Sequence[WatchlistConfig], concepts: Concepts, version: int, now: datetime
+    watchlists: Sequence[WatchlistConfig],
+    concepts: Concepts,
+    version: int,
+    now: datetime,
+    parsed: Mapping[str, Node] | None = None,
 ) -> Rules:
-    matcher = compile_matcher([(w.name, w.query) for w in watchlists], concepts)
+    matcher = compile_matcher([(w.name, w.query) for w in watchlists], concepts, parsed=parsed)
     routes = {w.name: tuple(w.destinations) for w in watchlists}
     return Rules(matcher, routes, version, now)
 

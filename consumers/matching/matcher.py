@@ -28,7 +28,7 @@ reference cycles; how the cycle collector should treat them is the caller's busi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from operator import itemgetter
 
 from consumers.matching.candidates import accepted, candidates
@@ -122,9 +122,20 @@ def _joined(first: Hit, then: Hit) -> Hit:
 
 
 def compile_watchlists(
-    queries: Sequence[tuple[str, str]], concepts: Concepts | None = None
+    queries: Sequence[tuple[str, str]],
+    concepts: Concepts | None = None,
+    *,
+    parsed: Mapping[str, Node] | None = None,
 ) -> Matcher:
     """Parse and index (name, query) pairs; the first invalid query raises WatchlistError.
 
-    `concepts`: the named sets `@name` in a query may refer to (`parse.Concepts`)."""
-    return Matcher([(name, parse_watchlist(name, text, concepts)) for name, text in queries])
+    `concepts`: the named sets `@name` in a query may refer to (`parse.Concepts`). `parsed`:
+    trees already parsed with those concepts, by query text (a config check's), used instead
+    of parsing the text again."""
+    trees = parsed or {}
+    return Matcher(
+        [
+            (name, trees[text] if text in trees else parse_watchlist(name, text, concepts))
+            for name, text in queries
+        ]
+    )

@@ -282,11 +282,24 @@ def _term(token: Token, fields: frozenset[str], prefix: str) -> Term:
 
 def _chunk_words(chunk: str, column: int, case_sensitive: bool) -> list[Word]:
     """The words of one space-free piece of a term, the last one a prefix if it ends in *."""
+    words, problem = _words_of(chunk, case_sensitive)
+    if problem is not None:
+        reason, offset = problem
+        raise QuerySyntaxError(reason, column + offset)
+    return list(words)
+
+
+# The same pieces recur across the queries of a large config (a few thousand words among
+# 100,000 queries), so each one's words are worked out once; bounded, the cache stays small.
+@functools.lru_cache(maxsize=1 << 16)
+def _words_of(chunk: str, case_sensitive: bool) -> tuple[tuple[Word, ...], tuple[str, int] | None]:
+    """`_chunk_words` without the column: the words, or the reason and the offset in `chunk`."""
     star = chunk.find("*")
     wildcard = star >= 0
+    too_short = f"a wildcard needs at least {MIN_PREFIX} characters before *", star
     if wildcard:
         if star != len(chunk) - 1:
-            raise QuerySyntaxError("* is only allowed at the end of a word", column + star)
+            return (), ("* is only allowed at the end of a word", star)
         chunk = chunk[:-1]
     words: list[Word] = []
     raw_words = tokenise(chunk)
@@ -294,9 +307,7 @@ def _chunk_words(chunk: str, column: int, case_sensitive: bool) -> list[Word]:
         form = raw if case_sensitive else fold(raw)
         last = index == len(raw_words) - 1
         if wildcard and last and len(form) < MIN_PREFIX:
-            raise QuerySyntaxError(
-                f"a wildcard needs at least {MIN_PREFIX} characters before *", column + star
-            )
+            return (), too_short
         if is_unspaced(raw):
             words.append(Word("substring", form))
         elif wildcard and last:
@@ -304,7 +315,5 @@ def _chunk_words(chunk: str, column: int, case_sensitive: bool) -> list[Word]:
         else:
             words.append(Word("word", stem(form)))
     if wildcard and not raw_words:
-        raise QuerySyntaxError(
-            f"a wildcard needs at least {MIN_PREFIX} characters before *", column + star
-        )
-    return words
+        return (), too_short
+    return tuple(words), None

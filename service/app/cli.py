@@ -12,7 +12,7 @@ from pathlib import Path
 
 import structlog
 
-from service.app.config import load_config
+from service.app.config import load_config, parsed_queries
 from service.errors import ConfigError, NewsalertError
 from service.logs import configure_logging
 from service.settings import Settings, resolve_config_path
@@ -114,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # Commands that read no feed from the config, so a config without `feeds:` is fine for them.
 FEEDLESS_COMMANDS = frozenset({"match", "stories", "eval"})
+# Commands that compile the watchlists, from the parse trees the config check kept.
+COMPILING_COMMANDS = frozenset({"run", "matcher", "match", "eval"})
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -121,6 +123,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     path = resolve_config_path(getattr(args, "config", None), os.environ)
     settings = load_config(path, require_feeds=args.command not in FEEDLESS_COMMANDS)
+    if args.command not in COMPILING_COMMANDS:
+        parsed_queries(settings)  # taken and dropped: nothing here compiles the watchlists
     # Before any command runs: logs go to stderr, so stdout stays clean for `match --json`.
     configure_logging(settings.logging.level, settings.logging.format)
     if args.command == "check":

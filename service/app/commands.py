@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 
 from consumers import kafka_dlq
-from consumers.gc_policy import compile_matcher
 from consumers.matcher import document_of
 from consumers.matching import Hit
+from service.app.config import compile_rules
 from service.app.embedded import DB_NAME, run_forever
 from service.app.embedded import run_once as pipeline_run_once
 from service.app.kafka import ROLES, run_roles
@@ -93,7 +93,7 @@ async def run_service(
 
 
 async def match(settings: Settings, sources: Sequence[str], *, as_json: bool) -> int:
-    matcher = compile_matcher([(w.name, w.query) for w in settings.watchlists], settings.concepts)
+    matcher = compile_rules(settings)
     failures = 0
     async for source, articles in read_each(sources, settings):
         if articles is None:

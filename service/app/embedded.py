@@ -24,6 +24,7 @@ from consumers.matcher import MatcherStage
 from consumers.notifier import Notifier
 from consumers.reload import MatcherHolder, watch_config
 from consumers.story_desk import SqliteStoryLog
+from service.app.config import parsed_queries
 from service.app.destinations import (
     build_destinations,
     hold_policies_of,
@@ -108,6 +109,7 @@ def matcher_holder(settings: Settings) -> MatcherHolder:
         settings.watchlists,
         concepts=settings.concepts,
         destinations=[d.name for d in settings.destinations],
+        parsed=parsed_queries(settings),
     )
 
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from consumers.evaluation import Labels, LabelsError, Score, parse_labels, score
-from consumers.gc_policy import compile_matcher
 from consumers.matcher import document_of
+from service.app.config import compile_rules
 from service.app.embedded import fetch_limits
 from service.app.sources import read_articles
 from service.errors import NewsalertError, SourceError
@@ -18,7 +18,7 @@ from service.settings import Settings
 
 async def evaluate(settings: Settings, labels_path: Path, *, as_json: bool) -> int:
     labels = _read_labels(labels_path, {w.name for w in settings.watchlists})
-    matcher = compile_matcher([(w.name, w.query) for w in settings.watchlists], settings.concepts)
+    matcher = compile_rules(settings)
     found: dict[str, dict[str, set[str]]] = {}  # source -> title -> watchlists matched
     limits = fetch_limits(settings)
     async with make_client(limits) as client:

@@ -20,7 +20,7 @@ from pydantic_settings import SettingsError
 from service.errors import ConfigError
 from service.settings.concepts import resolve_concepts
 from service.settings.model import ENVIRON, Settings
-from service.yamlconf import Loc, describe_yaml_error, load_yaml
+from service.yamlconf import LoadedYaml, Loc, describe_yaml_error, load_yaml
 
 DEFAULT_CONFIG = Path("config/newsalert.yaml")
 
@@ -54,8 +54,50 @@ def load_settings(
     """
     env = os.environ if environ is None else environ
     where = str(path)
+    loaded = read_config(path, env)
+    problems = [
+        f"{where}:{line}:{col}: {_dotted(loc)}: {msg}" for loc, (line, col), msg in loaded.problems
+    ]
+    concepts, file_problems, concept_problems = resolve_concepts(
+        loaded.data.get("concepts"), path.parent, env
+    )
+    problems.extend(file_problems)
+    problems.extend(
+        f"{_position(where, loaded.positions, loc)}{_dotted(loc)}: {msg}"
+        for loc, msg in concept_problems
+    )
+    data = {**loaded.data, "concepts": concepts}
+    settings: Settings | None = None
     try:
-        loaded = load_yaml(path, env)
+        settings = build_settings(data, env)
+    except SettingsError as exc:
+        # A NEWSALERT_* variable holding a whole section that is not valid JSON.
+        field = re.search(r'field "([^"]+)"', str(exc))
+        name = f"NEWSALERT_{field.group(1).upper()}" if field else "a NEWSALERT_* variable"
+        problems.append(
+            f"{where}: environment variable {name}: not valid JSON for a whole section "
+            f"({exc.__cause__ or exc}); set single keys instead, e.g. {name}__KEY=value"
+        )
+    except ValidationError as exc:
+        # A value left empty by a missing ${VAR} is already reported as such: say it once.
+        unset = {loc for loc, _, _ in loaded.problems}
+        problems.extend(
+            line
+            for loc, line in _describe_validation(exc, where, loaded.positions, loaded.data, env)
+            if not any(u[: len(loc)] == loc for u in unset)
+        )
+    problems.extend(cross_check(loaded, where, check_query, concepts, require_feeds=require_feeds))
+    if problems:
+        raise ConfigError(problems)
+    assert settings is not None
+    return settings
+
+
+def read_config(path: Path, environ: Mapping[str, str]) -> LoadedYaml:
+    """The file's data, a mapping; raise ConfigError when it cannot be read or is not one."""
+    where = str(path)
+    try:
+        loaded = load_yaml(path, environ)
     except FileNotFoundError:
         raise ConfigError(
             [f"{where}: config file not found (pass -c FILE or set NEWSALERT_CONFIG)"]
@@ -81,55 +123,11 @@ def load_settings(
                 "watchlists:, destinations:"
             ]
         )
-
-    problems = [
-        f"{where}:{line}:{col}: {_dotted(loc)}: {msg}" for loc, (line, col), msg in loaded.problems
-    ]
-    concepts, file_problems, concept_problems = resolve_concepts(
-        loaded.data.get("concepts"), path.parent, env
-    )
-    problems.extend(file_problems)
-    problems.extend(
-        f"{_position(where, loaded.positions, loc)}{_dotted(loc)}: {msg}"
-        for loc, msg in concept_problems
-    )
-    data = {**loaded.data, "concepts": concepts}
-    settings: Settings | None = None
-    try:
-        settings = _build_settings(data, env)
-    except SettingsError as exc:
-        # A NEWSALERT_* variable holding a whole section that is not valid JSON.
-        field = re.search(r'field "([^"]+)"', str(exc))
-        name = f"NEWSALERT_{field.group(1).upper()}" if field else "a NEWSALERT_* variable"
-        problems.append(
-            f"{where}: environment variable {name}: not valid JSON for a whole section "
-            f"({exc.__cause__ or exc}); set single keys instead, e.g. {name}__KEY=value"
-        )
-    except ValidationError as exc:
-        # A value left empty by a missing ${VAR} is already reported as such: say it once.
-        unset = {loc for loc, _, _ in loaded.problems}
-        problems.extend(
-            line
-            for loc, line in _describe_validation(exc, where, loaded.positions, loaded.data, env)
-            if not any(u[: len(loc)] == loc for u in unset)
-        )
-    problems.extend(
-        _cross_check(
-            loaded.data,
-            where,
-            loaded.positions,
-            check_query,
-            concepts,
-            require_feeds=require_feeds,
-        )
-    )
-    if problems:
-        raise ConfigError(problems)
-    assert settings is not None
-    return settings
+    return loaded
 
 
-def _build_settings(data: dict[str, Any], environ: Mapping[str, str]) -> Settings:
+def build_settings(data: dict[str, Any], environ: Mapping[str, str]) -> Settings:
+    """The pydantic models of `data`, with NEWSALERT_* from `environ` over it."""
     token = ENVIRON.set(environ)
     try:
         return Settings(**data)
@@ -137,10 +135,9 @@ def _build_settings(data: dict[str, Any], environ: Mapping[str, str]) -> Setting
         ENVIRON.reset(token)
 
 
-def _cross_check(
-    data: dict[str, Any],
+def cross_check(
+    loaded: LoadedYaml,
     where: str,
-    positions: dict[Loc, tuple[int, int]],
     check_query: QueryCheck | None,
     concepts: Mapping[str, Sequence[str]],
     *,
@@ -148,10 +145,11 @@ def _cross_check(
 ) -> list[str]:
     """Rules across entries, checked on the raw data so they are reported with the type errors."""
 
+    data: dict[str, Any] = loaded.data
     problems: list[str] = []
 
     def report(loc: Loc, msg: str) -> None:
-        problems.append(f"{_position(where, positions, loc)}{_dotted(loc)}: {msg}")
+        problems.append(f"{_position(where, loaded.positions, loc)}{_dotted(loc)}: {msg}")
 
     def entries(section: str) -> list[tuple[int, dict[str, Any]]]:
         value = data.get(section)

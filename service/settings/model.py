@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     health: HealthSettings = HealthSettings()
     feed_health: FeedHealthSettings = FeedHealthSettings()
     logging: LoggingSettings = LoggingSettings()
+    # The watchlist queries as the config check parsed them, by query text: opaque here (the
+    # parser lives in consumers/, which service/ does not import), kept so that compiling the
+    # matcher parses nothing a second time, and taken by it so they do not outlive it.
+    _parsed_queries: Mapping[str, object] = PrivateAttr(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(
@@ -79,6 +83,15 @@ class Settings(BaseSettings):
                 "(a feed's seen items are kept in one Kafka record)"
             )
         return self
+
+    def keep_parsed_queries(self, trees: Mapping[str, object]) -> None:
+        """Hold the check's parse trees (by query text) until the matcher is compiled."""
+        self._parsed_queries = trees
+
+    def take_parsed_queries(self) -> Mapping[str, object]:
+        """The parse trees the check kept, handed over once (empty afterwards)."""
+        trees, self._parsed_queries = self._parsed_queries, {}
+        return trees
 
     def feed_interval(self, feed: FeedConfig) -> float:
         return feed.interval if feed.interval is not None else self.polling.interval
