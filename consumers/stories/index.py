@@ -98,7 +98,7 @@ class StoryIndex:
         if method.endswith("shingle"):
             self._scorer = ShingleJaccard()
         elif method.endswith("tfidf"):
-            self._scorer = TfIdfCosine()
+            self._scorer = TfIdfCosine(at_least=self.threshold)
         self._stories: dict[str, _Story] = {}
         self._by_article: dict[str, str] = {}
         self._by_key: dict[tuple[str, str], str] = {}

@@ -21,6 +21,9 @@ from consumers.stories.text import shingles, weighted_terms
 MAX_POSTINGS = 400
 # Slack for rounding when a bound is compared with a threshold: never prune what may reach it.
 EPSILON = 1e-9
+# A stored vector's lightest terms are not filed while their norm stays at most this share of
+# the threshold: more left out means shorter postings to walk but more candidates to check.
+UNFILED_SHARE = 0.75
 
 
 class Scorer(Protocol):
@@ -77,31 +80,32 @@ class TfIdfCosine:
     word that every open story uses ("bitcoin" in a crypto feed) weighs little and a name that
     two reports share weighs much. A stored vector keeps the weights of when it was stored.
 
-    `scores(..., at_least=t)` returns every entry whose cosine may reach `t`, with its exact
-    cosine (others may be left out): the article's lightest terms with the longest postings
-    are not walked as long as what they could add to any entry's cosine stays below `t` (the
-    smaller of Cauchy-Schwarz on their weights and the sum of their weights times the largest
-    weight stored for each), so an entry sharing only those cannot reach `t`. An entry found
-    through the other terms is kept when its partial sum plus that bound may reach `t`, then
-    scored over every term in the article's order, the same sum as walking every posting.
+    Built for a threshold `at_least`, it files a stored vector only under its heavier terms:
+    its lightest terms (the common words, with the longest postings) are left out while their
+    norm, the vector's `rest`, stays at most UNFILED_SHARE of the threshold. An article that
+    shares with an entry nothing but those terms adds at most `rest` to the cosine
+    (Cauchy-Schwarz, both vectors of norm 1), so every entry that may reach the threshold
+    shares a filed term with it; one whose partial sum over the filed terms plus its `rest`
+    stays below the threshold cannot reach it either. The remaining few are scored over every
+    term in the article's order: the same sums, to the last bit, as walking every posting.
     """
 
-    def __init__(self, max_postings: int = MAX_POSTINGS) -> None:
+    def __init__(self, max_postings: int = MAX_POSTINGS, at_least: float = 0.0) -> None:
         self._max_postings = max_postings
-        # Term -> entries holding it, ascending (entries are added with growing keys).
-        self._postings: dict[str, list[int]] = {}
-        self._vectors: dict[int, dict[str, float]] = {}
-        # Term -> at least the largest weight any stored entry gives it (never lowered while
-        # the term is held: a bound, cheap to keep).
-        self._ceiling: dict[str, float] = {}
+        self._at_least = max(0.0, at_least)
+        self._budget = self._at_least * UNFILED_SHARE
+        self._df: dict[str, int] = {}  # term -> stored entries holding it
+        # Filed term -> (entries, their weights), entries ascending (keys grow as they come).
+        self._postings: dict[str, tuple[list[int], list[float]]] = {}
+        self._vectors: dict[int, tuple[dict[str, float], float]] = {}  # key -> (vector, rest)
         # The last article's vector, valid until the next add or remove changes the IDF:
         # `add` right after `scores` of the same article reuses it.
         self._changes = 0
         self._last: tuple[str, str, int, dict[str, float]] | None = None
 
     def __len__(self) -> int:
-        """Distinct terms held (memory: each has a posting)."""
-        return len(self._postings)
+        """Distinct terms held."""
+        return len(self._df)
 
     def _vector(self, title: str, summary: str) -> dict[str, float]:
         last = self._last
@@ -113,11 +117,10 @@ class TfIdfCosine:
         ):
             return last[3]
         n = len(self._vectors) + 1
-        postings = self._postings
+        df = self._df
         vector = {}
         for t, w in weighted_terms(title, summary).items():
-            posting = postings.get(t)
-            vector[sys.intern(t)] = w * (math.log(n / ((len(posting) if posting else 0) + 1)) + 1.0)
+            vector[sys.intern(t)] = w * (math.log(n / (df.get(t, 0) + 1)) + 1.0)
         norm = math.sqrt(sum(w * w for w in vector.values()))
         unit = {t: w / norm for t, w in vector.items()} if norm else {}
         self._last = (title, summary, self._changes, unit)
@@ -126,72 +129,81 @@ class TfIdfCosine:
     def add(self, key: int, title: str, summary: str) -> None:
         vector = self._vector(title, summary)
         self._changes += 1
-        self._vectors[key] = vector
-        ceiling = self._ceiling
+        square = 0.0
+        unfiled = set()
+        for t, w in sorted(vector.items(), key=lambda tw: tw[1]):
+            if math.sqrt(square + w * w) > self._budget:
+                break
+            square += w * w
+            unfiled.add(t)
+        self._vectors[key] = (vector, math.sqrt(square))
+        df, postings = self._df, self._postings
         for t, w in vector.items():
-            posting = self._postings.get(t)
-            if posting is None:
-                self._postings[t] = [key]
-                ceiling[t] = w
+            df[t] = df.get(t, 0) + 1
+            if t in unfiled:
                 continue
-            if posting[-1] < key:
-                posting.append(key)
+            posting = postings.get(t)
+            if posting is None:
+                postings[t] = ([key], [w])
+            elif posting[0][-1] < key:
+                posting[0].append(key)
+                posting[1].append(w)
             else:
-                bisect.insort(posting, key)
-            if w > ceiling[t]:
-                ceiling[t] = w
+                at = bisect.bisect_left(posting[0], key)
+                posting[0].insert(at, key)
+                posting[1].insert(at, w)
 
     def remove(self, key: int) -> None:
-        vector = self._vectors.pop(key, None)
-        if vector is None:
+        stored = self._vectors.pop(key, None)
+        if stored is None:
             return
         self._changes += 1
-        for t in vector:
-            posting = self._postings[t]
-            if len(posting) == 1:
-                del self._postings[t]
-                del self._ceiling[t]
+        df, postings = self._df, self._postings
+        for t in stored[0]:
+            if df[t] == 1:
+                del df[t]
+            else:
+                df[t] -= 1
+            posting = postings.get(t)
+            if posting is None:
                 continue
-            at = bisect.bisect_left(posting, key)
-            del posting[at]
+            keys, weights = posting
+            at = bisect.bisect_left(keys, key)
+            if at < len(keys) and keys[at] == key:
+                if len(keys) == 1:
+                    del postings[t]
+                else:
+                    del keys[at], weights[at]
 
     def scores(self, title: str, summary: str, at_least: float = 0.0) -> dict[int, float]:
         query = self._vector(title, summary)
-        walk = []
-        for t, w in query.items():
-            posting = self._postings.get(t)
-            if posting is not None and len(posting) <= self._max_postings:
-                walk.append((t, w, posting))
-        skipped: set[str] = set()
-        square = linear = bound = 0.0
-        floor = at_least - EPSILON
-        if floor > 0:
-            for t, w, _ in sorted(walk, key=lambda x: -len(x[2])):
-                next_square = square + w * w
-                next_linear = linear + w * self._ceiling[t]
-                if min(math.sqrt(next_square), next_linear) >= floor:
-                    break
-                square, linear = next_square, next_linear
-                skipped.add(t)
-            bound = min(math.sqrt(square), linear)
+        df, limit = self._df, self._max_postings
+        # The terms the cosine counts: held by 1 to `max_postings` entries, in the article's order.
+        counted = [(t, w) for t, w in query.items() if 0 < df.get(t, 0) <= limit]
         vectors = self._vectors
-        partial: defaultdict[int, float] = defaultdict(float)
-        for t, w, posting in walk:
-            if t in skipped:
-                continue
-            for key in posting:
-                partial[key] += w * vectors[key][t]
-        if not skipped:
-            return partial  # every posting walked, in the article's order: the exact sums
+        if at_least < self._at_least:  # lower than filed for: every entry is a candidate
+            candidates = {key: 0.0 for key in vectors}
+            floor = -math.inf
+        else:
+            candidates = defaultdict(float)
+            postings = self._postings
+            for t, w in counted:
+                posting = postings.get(t)
+                if posting is not None:
+                    for key, d in zip(*posting, strict=True):
+                        candidates[key] += w * d
+            floor = at_least - EPSILON
         exact: dict[int, float] = {}
-        for key, part in partial.items():
-            if part + bound < floor:
+        low = floor - self._budget  # no rest is larger than the budget: a first, cheap cut
+        for key in [key for key, partial in candidates.items() if partial >= low]:
+            vector, rest = vectors[key]
+            if candidates[key] + rest < floor:
                 continue
-            vector = vectors[key]
             dot = 0.0
-            for t, w, _ in walk:
-                d = vector.get(t)
-                if d is not None:
-                    dot += w * d
-            exact[key] = dot
+            for t, w in counted:
+                weight = vector.get(t)
+                if weight is not None:
+                    dot += w * weight
+            if dot:  # shares a counted term, as every entry the full walk would score
+                exact[key] = dot
         return exact

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from consumers.stories import Assignment, StoryIndex, StoryItem
 from consumers.stories.index import group
+from consumers.stories.similarity import TfIdfCosine
 
 T0 = datetime(2025, 12, 12, 9, 0, tzinfo=UTC)
 WINDOW = timedelta(hours=48)
@@ -143,3 +144,23 @@ def test_expiring_everything_frees_every_story(rows: list[tuple[str, str, int, f
     assert len(index) == 0
     assert index.held() == {"stories": 0, "articles": 0, "keys": 0, "entries": 0, "terms": 0}
     assert all(index.story_of(i.article_id) is None for i in given_items)
+
+
+# Common words (many entries hold them) and rare ones, so that some terms go unfiled.
+VOCABULARY = ["market", "price", "coin", "bank", "deal"] * 6 + [f"name{n}" for n in range(40)]
+texts = st.lists(st.sampled_from(VOCABULARY), min_size=2, max_size=12).map(" ".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(texts, texts), min_size=1, max_size=40), st.tuples(texts, texts))
+def test_pruned_scoring_finds_every_entry_at_the_threshold_with_the_same_cosine(
+    stored: list[tuple[str, str]], article: tuple[str, str]
+) -> None:
+    scorer = TfIdfCosine(at_least=0.35)
+    for key, (title, summary) in enumerate(stored):
+        scorer.add(key, title, summary)
+    every = scorer.scores(*article, at_least=0.0)  # below what it was built for: no pruning
+    pruned = scorer.scores(*article, at_least=0.35)
+    assert {k: v for k, v in every.items() if v >= 0.35} == {
+        k: v for k, v in pruned.items() if v >= 0.35
+    }
