@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from consumers.stories.similarity import Scorer, ShingleJaccard, TfIdfCosine
-from consumers.stories.text import normal_title, terms
+from consumers.stories.text import terms
 
 # "keys": same canonical link or same normalised title; "+" adds a similarity for other feeds.
 Method = Literal["link", "title", "shingle", "tfidf", "keys+shingle", "keys+tfidf"]
@@ -98,7 +98,7 @@ class StoryIndex:
         if method.endswith("shingle"):
             self._scorer = ShingleJaccard()
         elif method.endswith("tfidf"):
-            self._scorer = TfIdfCosine()
+            self._scorer = TfIdfCosine(at_least=self.threshold)
         self._stories: dict[str, _Story] = {}
         self._by_article: dict[str, str] = {}
         self._by_key: dict[tuple[str, str], str] = {}
@@ -118,13 +118,14 @@ class StoryIndex:
         if known is not None:
             story = self._stories[known]
             return Assignment(story.id, story.articles[0] == item.article_id, self._sources(story))
-        story_id = self._find(item)
+        keys, comparable = self._features(item)
+        story_id = self._find(item, keys, comparable)
         if story_id is None:
             story = self._open(item.article_id, item.at)
-            self._add(story, item)
+            self._add(story, item, keys, comparable)
             return Assignment(story.id, True, self._sources(story))
         story = self._stories[story_id]
-        self._add(story, item)
+        self._add(story, item, keys, comparable)
         return Assignment(story.id, False, self._sources(story))
 
     def restore(self, item: StoryItem, story_id: str) -> None:
@@ -135,7 +136,7 @@ class StoryIndex:
         if item.at < story.opened:
             story.opened = item.at
             heapq.heappush(self._expiry, (story.opened, story.id))
-        self._add(story, item)
+        self._add(story, item, *self._features(item))
 
     def expire(self, now: datetime) -> int:
         """Free every story opened more than the window before `now`; the number freed."""
@@ -150,6 +151,16 @@ class StoryIndex:
             freed += 1
         return freed
 
+    def held(self) -> dict[str, int]:
+        """What the index holds, by kind: all zero once every story has expired."""
+        return {
+            "stories": len(self._stories),
+            "articles": len(self._by_article),
+            "keys": len(self._by_key),
+            "entries": len(self._entry_story),
+            "terms": len(self._scorer) if self._scorer is not None else 0,
+        }
+
     def story_of(self, article_id: str) -> str | None:
         """The story an article was assigned to, while that story is open."""
         return self._by_article.get(article_id)
@@ -157,28 +168,29 @@ class StoryIndex:
     def _sources(self, story: _Story) -> tuple[str, ...]:
         return tuple(story.sources)
 
-    def _keys(self, item: StoryItem) -> list[tuple[str, str]]:
+    def _features(self, item: StoryItem) -> tuple[list[tuple[str, str]], bool]:
+        """The item's keys, and whether its title has the terms to compare by similarity."""
+        title_terms = terms(item.title)
         keys = []
         if self._use_link and item.link:
             keys.append(("link", item.link))
-        if self._use_title:
-            title = normal_title(item.title)
-            if len(title.split()) >= MIN_TITLE_KEY_TERMS:
-                keys.append(("title", title))
-        return keys
+        if self._use_title and len(title_terms) >= MIN_TITLE_KEY_TERMS:
+            keys.append(("title", " ".join(title_terms)))
+        return keys, len(title_terms) >= MIN_TERMS
 
     def _in_window(self, story: _Story, at: datetime) -> bool:
         return abs(at - story.opened) <= self.window
 
-    def _find(self, item: StoryItem) -> str | None:
-        for key in self._keys(item):
+    def _find(self, item: StoryItem, keys: list[tuple[str, str]], comparable: bool) -> str | None:
+        for key in keys:
             story_id = self._by_key.get(key)
             if story_id is not None and self._in_window(self._stories[story_id], item.at):
                 return story_id
-        if self._scorer is None or len(terms(item.title)) < MIN_TERMS:
+        if self._scorer is None or not comparable:
             return None
         best: tuple[float, int] | None = None
-        for entry, score in self._scorer.scores(item.title, item.summary).items():
+        scores = self._scorer.scores(item.title, item.summary, self.threshold)
+        for entry, score in scores.items():
             if score < self.threshold or self._entry_feed[entry] == item.feed:
                 continue
             if not self._in_window(self._stories[self._entry_story[entry]], item.at):
@@ -193,20 +205,18 @@ class StoryIndex:
         heapq.heappush(self._expiry, (at, story_id))
         return story
 
-    def _add(self, story: _Story, item: StoryItem) -> None:
+    def _add(
+        self, story: _Story, item: StoryItem, keys: list[tuple[str, str]], comparable: bool
+    ) -> None:
         story.articles.append(item.article_id)
         self._by_article[item.article_id] = story.id
         if item.feed not in story.sources and len(story.sources) < self.max_sources:
             story.sources.append(item.feed)
-        for key in self._keys(item):
+        for key in keys:
             if key not in self._by_key:
                 self._by_key[key] = story.id
                 story.keys.append(key)
-        if (
-            self._scorer is not None
-            and len(story.entries) < MAX_ENTRIES
-            and len(terms(item.title)) >= MIN_TERMS
-        ):
+        if self._scorer is not None and len(story.entries) < MAX_ENTRIES and comparable:
             entry = self._next_entry
             self._next_entry += 1
             self._scorer.add(entry, item.title, item.summary)

@@ -120,3 +120,21 @@ def test_stories_dry_run_groups_the_copies(tmp_path: Path) -> None:
         "stories", "-c", str(config), str(tmp_path / "wire.xml"), str(tmp_path / "desk.xml")
     )
     assert "3 entries, 2 stories, 1 carried by several feeds" in text.stdout
+
+
+def test_a_feed_re_posting_an_item_under_a_new_guid_alerts_once(tmp_path: Path) -> None:
+    reposted = Item("wire-1-again", FIRST.title, FIRST.summary, hours_ago=0.5)  # new guid and link
+    with FeedServer() as feeds, SlackReceiver() as slack, WebhookReceiver(WEBHOOK_SECRET) as hook:
+        wire = feeds.route("/wire.xml", Reply(body=rss([FIRST])))
+        desk = feeds.route("/desk.xml", Reply(body=rss([])))
+        config = _config(tmp_path, wire, desk, slack.url, hook.url)
+        assert run_cli("run", "--once", "-c", str(config), env=ENV).returncode == 0
+        feeds.route("/wire.xml", Reply(body=rss([reposted, FIRST])))
+        second = run_cli("run", "--once", "-c", str(config), env=ENV)
+        assert second.returncode == 0, second.stderr
+
+        assert [r.json()["blocks"][0]["text"]["text"] for r in slack.received] == [FIRST.title]
+        events = [r.json() for r in hook.received]
+        assert [e["type"] for e in events] == ["newsalert.alert", "newsalert.story.updated"]
+        assert events[1]["data"]["story"] == events[0]["data"]["story"]["id"]
+        assert events[1]["data"]["sources"] == ["wire"]
