@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from consumers.holding import Hold, HoldPolicy, Window, decide, digest_id
 from consumers.kafka_outbox import DeliveryLog, Outcome
 from service.bus.base import ALERTS_DLQ
-from service.bus.kafka import HELD, KafkaBus, make_consumer, start_client
+from service.bus.kafka import HELD, KafkaBus, make_consumer, read_to_end, start_client
 from service.metrics import Metrics
 from service.models import Alert
 from service.store import HeldAlert, HeldWindow
@@ -150,12 +150,7 @@ class KafkaHeldLog:
 
     async def caught_up(self) -> None:
         """Wait until every record written before this call has been read."""
-        ends = await self._consumer.end_offsets(list(self._consumer.assignment()))
-        for tp, end in ends.items():
-            while await self._consumer.position(tp) < end:
-                async with self._changed:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), timeout=1.0)
+        await read_to_end(self._consumer, self._changed)
 
     # --- partition ownership --------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import json
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from service.bus.kafka import SLACK_MESSAGES, KafkaBus, make_consumer, start_client
+from service.bus.kafka import SLACK_MESSAGES, KafkaBus, make_consumer, read_to_end, start_client
 from service.errors import BusError
 from service.store import SlackMessage
 
@@ -98,9 +98,4 @@ class KafkaFirstMessages:
 
     async def caught_up(self) -> None:
         """Wait until every record written before this call has been read."""
-        ends = await self._consumer.end_offsets(list(self._consumer.assignment()))
-        for tp, end in ends.items():
-            while await self._consumer.position(tp) < end:
-                async with self._changed:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), timeout=1.0)
+        await read_to_end(self._consumer, self._changed)

@@ -9,7 +9,6 @@ before any alert of the new partition is decided.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from datetime import datetime
@@ -19,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from consumers.stories.index import StoryItem
 from consumers.story_desk import StoryDesk, StoryRecord
-from service.bus.kafka import STORIES, KafkaBus, make_consumer, start_client
+from service.bus.kafka import STORIES, KafkaBus, make_consumer, read_to_end, start_client
 
 log = structlog.get_logger(__name__)
 
@@ -89,11 +88,6 @@ class KafkaStoryLog:
 
     async def caught_up(self) -> None:
         """Wait until every decision written before this call has been read and restored."""
-        ends = await self._consumer.end_offsets(list(self._consumer.assignment()))
         started = time.monotonic()
-        for tp, end in ends.items():
-            while await self._consumer.position(tp) < end:
-                async with self._changed:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), timeout=1.0)
+        await read_to_end(self._consumer, self._changed)
         log.debug("story_log_caught_up", seconds=round(time.monotonic() - started, 3))

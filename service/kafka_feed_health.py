@@ -22,7 +22,6 @@ moved during a send, sends the alert again with the same id (the webhook-id).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections import Counter
@@ -32,7 +31,7 @@ from dataclasses import asdict, dataclass
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from service.bus.kafka import FEED_HEALTH, KafkaBus, make_consumer, start_client
+from service.bus.kafka import FEED_HEALTH, KafkaBus, make_consumer, read_to_end, start_client
 from service.feed_health import (
     STORM_MIN_FEEDS,
     FeedHealth,
@@ -163,12 +162,7 @@ class KafkaFeedHealth:
 
     async def caught_up(self) -> None:
         """Wait until every record written before this call has been read."""
-        ends = await self._consumer.end_offsets(list(self._consumer.assignment()))
-        for tp, end in ends.items():
-            while await self._consumer.position(tp) < end:
-                async with self._changed:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), timeout=1.0)
+        await read_to_end(self._consumer, self._changed)
 
     # --- HealthObserver: the feed's owner, after each poll --------------------------------
 

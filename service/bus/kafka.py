@@ -8,6 +8,7 @@ commit explicit offsets only when the stage's side effect is done.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -273,3 +274,17 @@ async def commit_quietly(consumer: AIOKafkaConsumer, offsets: dict[TopicPartitio
         log.warning("kafka_commit_skipped", reason=type(exc).__name__, partitions=len(offsets))
         return False
     return True
+
+
+async def read_to_end(consumer: AIOKafkaConsumer, changed: asyncio.Condition) -> None:
+    """Wait until `consumer` has read every record its partitions held when this was called.
+
+    For the readers of compacted topics (stories, held alerts, feed health, Slack messages):
+    their follow loop reads the records and notifies `changed` after each batch.
+    """
+    ends = await consumer.end_offsets(list(consumer.assignment()))
+    for tp, end in ends.items():
+        while await consumer.position(tp) < end:
+            async with changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), timeout=1.0)
