@@ -56,6 +56,7 @@ class Store:
                 health.SCHEMA,
             ),
             clock,
+            feeds.ADDED_COLUMNS,
         )
         self.feeds = FeedStates(self._db)
         self.bus = BusLog(self._db)

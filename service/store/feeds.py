@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS feed_state (
     last_success_at REAL,
     next_poll_at REAL NOT NULL DEFAULT 0,
     consecutive_failures INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT
+    last_error TEXT,
+    body_hash TEXT
 );
 CREATE TABLE IF NOT EXISTS seen_items (
     feed TEXT NOT NULL,
@@ -30,6 +31,8 @@ CREATE TABLE IF NOT EXISTS seen_items (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_items_last_seen ON seen_items (last_seen);
 """
+# Columns added after a store file may already have been created: (table, column, type).
+ADDED_COLUMNS = (("feed_state", "body_hash", "TEXT"),)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ class FeedState:
     next_poll_at: float = 0.0
     consecutive_failures: int = 0
     last_error: str | None = None
+    # Digest of the last body read in full (service/poller.py `body_digest`): the same body
+    # again is not parsed. Saved with the items it held, so the two never disagree.
+    body_hash: str | None = None
 
 
 # The dataclass's fields are the table's columns, in one place.
