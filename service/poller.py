@@ -181,15 +181,7 @@ class Poller:
             known = [e.id for e in scanned.entries if e.id is not None]
             unseen = await self._store.unseen(feed.name, known)
             alerts = state.initialised or self._settings.feed_backfill(feed).mode != "none"
-            chosen: list[int] = []
-            taken: set[str] = set()
-            for i, entry in enumerate(scanned.entries):
-                if entry.id is None:
-                    chosen.append(i)
-                elif entry.id not in taken:
-                    taken.add(entry.id)  # a repeat of an id is dropped, as parse_feed does
-                    if alerts and entry.id in unseen:
-                        chosen.append(i)
+            chosen = prepass.choose(scanned.entries, unseen, alerts=alerts)
             if not chosen:
                 return [], list(dict.fromkeys(known))
             parsed = await asyncio.to_thread(

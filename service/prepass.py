@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import xml.parsers.expat
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urljoin
@@ -249,8 +250,26 @@ class Scan:
 def scan(body: bytes, *, feed: FeedRef, content_type: str | None, max_items: int) -> Scan:
     """`prepare` the body as `parse_feed` would, then find its entries."""
     clean = prepare(body, content_type=content_type, max_items=max_items)
-    entries = scan_entries(clean, feed_name=feed.name, url=feed.url)
+    try:
+        entries = scan_entries(clean, feed_name=feed.name, url=feed.url)
+    except Exception:  # a shortcut only: whatever goes wrong, parse in full
+        entries = None
     return Scan(clean, None if entries is None else entries[:max_items])
+
+
+def choose(entries: list[Entry], unseen: Collection[str], *, alerts: bool) -> list[int]:
+    """Indexes of the entries feedparser must read: those whose id the scan could not tell,
+    and, when the poll may alert (`alerts`), the first entry of each id in `unseen`."""
+    chosen: list[int] = []
+    taken: set[str] = set()
+    for i, entry in enumerate(entries):
+        if entry.id is None:
+            chosen.append(i)
+        elif entry.id not in taken:
+            taken.add(entry.id)  # a repeat of an id is dropped, as parse_feed does
+            if alerts and entry.id in unseen:
+                chosen.append(i)
+    return chosen
 
 
 def parse_chosen(
