@@ -174,7 +174,8 @@ def soak(args: argparse.Namespace, work: Path, kafka: dict[str, Any] | None) -> 
         try:
             while (now := time.monotonic()) - started < duration:
                 if proc.poll() is not None:
-                    raise SystemExit(f"newsalert exited {proc.returncode}; see {log.name}")
+                    tail = Path(log.name).read_text(errors="replace")[-3000:]
+                    raise SystemExit(f"newsalert exited {proc.returncode}; its log ends:\n{tail}")
                 while next_story <= now:
                     feeds.add()
                     next_story += 1.0 / args.rate
