@@ -279,6 +279,11 @@ def main() -> int:
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between RSS samples")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kafka", action="store_true", help="run in Kafka mode")
+    parser.add_argument(
+        "--broker-timeout",
+        default="30s",
+        help="kafka.broker_timeout (a stage making no progress for twice this stops the run)",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory(prefix="newsalert-soak-") as tmp:
@@ -296,7 +301,10 @@ def main() -> int:
                 return 2
             bootstrap = re.findall(r"^bootstrap=(\S+)$", out, re.MULTILINE)[-1]
             try:
-                figures = soak(args, work, kafka_section(bootstrap, f"soak{os.getpid()}"))
+                section = kafka_section(
+                    bootstrap, f"soak{os.getpid()}", broker_timeout=args.broker_timeout
+                )
+                figures = soak(args, work, section)
             finally:
                 kafka_script_run(script, "stop", "--dir", str(broker), timeout=60)
     print(json.dumps(figures))
