@@ -9,12 +9,14 @@ the articles it publishes are still exactly what full feedparser normalisation g
 
 The ids are only trusted where feedparser's rules are simple to follow: an entry's one
 `<guid>`/`<id>` child (resolved against the feed's URL as feedparser resolves it), an RSS 1.0
-item's `rdf:about`, or, with neither, an RSS item's one plain `<link>`. Anything else (markup
-or entities inside an id, several ids, a base URI set in the document, non-ASCII ids) leaves
-the entry's id unknown, and an entry whose id is unknown is always parsed. A document expat
-rejects, or with entries written in a namespace prefix, is not scanned at all: the caller
-parses it in full. The poller also checks that feedparser gives the ids the scan expected
-for the entries it parsed, and parses in full when it does not.
+item's `rdf:about`, or, with neither, an RSS item's one plain `<link>`. Elements count as
+RSS/Atom ones by feedparser's rule (unprefixed, or prefixed in one of its core namespaces).
+Anything else (markup inside an id, several ids, non-ASCII ids) leaves the entry's id
+unknown, and an entry whose id is unknown is always parsed. A document expat rejects (an
+undefined entity, an undeclared prefix, not well-formed), or that sets a base URI
+(`xml:base`), is not scanned at all: the caller parses it in full. The poller also checks
+that feedparser gives the ids the scan expected for the entries it parsed, and parses in
+full when it does not.
 """
 
 from __future__ import annotations
