@@ -8,7 +8,8 @@ backfill none, a few watchlists, console destination) polls them every `--interv
 warm-up (the first round of polls reads every feed in full) it measures for `--seconds` and
 prints one JSON object: polls a second (and the rate the configuration asks for), polls by
 outcome, new articles a second, CPU cores used by the service process (its CPU time over wall
-time), its peak resident memory, and the feed server's cores for reference.
+time) and its CPU time per poll, its peak resident memory, and the feed server's cores for
+reference.
 
     .venv/bin/python bench/poll.py [--feeds 2000] [--interval 10s] [--seconds 60]
                                    [--warmup SECONDS] [--changing 20] [--change-every 60]

@@ -51,3 +51,30 @@ def test_without_a_bound_every_story_stays_open_for_the_window() -> None:
     for i, t in enumerate(TITLES):
         index.assign(_item(i, "wire", t, i))
     assert len(index) == 3 and index.closed_early == 0
+
+
+async def test_the_kafka_delivery_log_remembers_the_newest_outcomes_only() -> None:
+    """However many alerts go out, the notifier keeps at most MAX_REMEMBERED outcomes in
+    memory, the newest; older ones are still in the deliveries topic for `dlq list`."""
+    from consumers import kafka_outbox
+    from consumers.kafka_outbox import MAX_REMEMBERED, DeliveryLog
+    from service.bus.kafka import KafkaBus
+    from service.settings.sections import KafkaSettings
+
+    now = [1_000_000.0]
+    log = DeliveryLog(
+        KafkaBus(KafkaSettings(bootstrap_servers="127.0.0.1:9"), producer=None),  # type: ignore[arg-type]
+        clock=lambda: now[0],
+    )
+    total = MAX_REMEMBERED + MAX_REMEMBERED // 2
+    try:
+        for i in range(total):
+            log._outcomes[f"alert{i}"] = ("delivered", now[0] + i / 1000)
+        now[0] += 1.0  # within PRUNE_EVERY of the start: pruned for its size alone
+        log._prune()
+        assert len(log._outcomes) == MAX_REMEMBERED
+        assert log.outcome(f"alert{total - 1}") == "delivered"
+        assert log.outcome("alert0") is None
+    finally:
+        await log.stop()  # never started: nothing to close on a broker
+    assert kafka_outbox.REMEMBER > 7 * 86400  # the time bound is still the topic's retention
