@@ -6,7 +6,8 @@ new stories to random feeds at `--rate` per second; `newsalert run` polls them e
 service's resident memory is read from /proc. At the end it prints one JSON object:
 articles/s (items read, and new articles), alerts/s delivered, end-to-end latency (story
 served -> receiver accepted) median and p99, lost and repeated alerts, peak RSS, and RSS over
-time with the growth after warm-up (MB per minute).
+time with the growth after warm-up and over the last half of the run (MB per minute, a
+least-squares slope): memory that levels off shows a last-half slope near zero.
 
     .venv/bin/python -m bench.soak [--minutes 10] [--feeds 1000] [--watchlists 1000]
                                    [--rate 5] [--interval 10s] [--kafka]
@@ -167,7 +168,8 @@ def soak(args: argparse.Namespace, work: Path, kafka: dict[str, Any] | None) -> 
         try:
             while (now := time.monotonic()) - started < duration:
                 if proc.poll() is not None:
-                    raise SystemExit(f"newsalert exited {proc.returncode}; see {log.name}")
+                    tail = Path(log.name).read_text(errors="replace")[-3000:]
+                    raise SystemExit(f"newsalert exited {proc.returncode}; its log ends:\n{tail}")
                 while next_story <= now:
                     feeds.add()
                     next_story += 1.0 / args.rate
@@ -211,6 +213,7 @@ def soak(args: argparse.Namespace, work: Path, kafka: dict[str, Any] | None) -> 
     lost = sum(1 for t, _ in expected for d in ("signed", "plain") if (t, d) not in arrivals)
     warm = [rss for t, rss in samples if t >= min(60.0, duration / 5)]
     growth = _slope([(t, rss) for t, rss in samples if t >= min(60.0, duration / 5)])
+    last_half = _slope([(t, rss) for t, rss in samples if t >= duration / 2])
     return {
         "mode": "kafka" if kafka else "embedded",
         "minutes": args.minutes,
@@ -235,6 +238,11 @@ def soak(args: argparse.Namespace, work: Path, kafka: dict[str, Any] | None) -> 
         "peak_rss_mb": round(peak, 1),
         "rss_after_warmup_mb": [round(min(warm), 1), round(max(warm), 1)] if warm else None,
         "rss_growth_after_warmup_mb_per_min": round(growth * 60, 2) if growth is not None else None,
+        # After warm-up (the first minute, or fifth of the run) and at the last sample.
+        "rss_start_end_mb": [round(warm[0], 1), round(warm[-1], 1)] if warm else None,
+        "rss_slope_last_half_mb_per_min": (
+            round(last_half * 60, 3) if last_half is not None else None
+        ),
         "rss_samples": [(t, round(m, 1)) for t, m in samples],
     }
 
@@ -265,6 +273,11 @@ def main() -> int:
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between RSS samples")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kafka", action="store_true", help="run in Kafka mode")
+    parser.add_argument(
+        "--broker-timeout",
+        default="30s",
+        help="kafka.broker_timeout (a stage making no progress for twice this stops the run)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="newsalert-soak-") as tmp:
         work = Path(tmp)
@@ -273,7 +286,10 @@ def main() -> int:
         else:
             try:
                 with start_broker(work / "broker") as bootstrap:
-                    figures = soak(args, work, kafka_section(bootstrap, f"soak{os.getpid()}"))
+                    section = kafka_section(
+                        bootstrap, f"soak{os.getpid()}", broker_timeout=args.broker_timeout
+                    )
+                    figures = soak(args, work, section)
             except BrokerUnavailableError as unavailable:
                 print(unavailable, file=sys.stderr)
                 return 2

@@ -42,6 +42,13 @@ Outcome = Literal["delivered", "dead", "replayed"]
 # older than that need not be kept in memory; the topic itself keeps them for `dlq list`.
 REMEMBER = 8 * 86400.0
 PRUNE_EVERY = 600.0
+# And at most this many, newest first, so that memory stays bounded however many alerts go
+# out (a few hundred bytes each). An alert re-read after a crash or a hand-over is one of the
+# last few the notifier took, far inside this; one re-read after its outcome was forgotten
+# (a consumer group reset to the start of a week of alerts) is delivered again.
+MAX_REMEMBERED = 100_000
+# One string per outcome, not one per message read back.
+_OUTCOME: dict[str, Outcome] = {"delivered": "delivered", "dead": "dead", "replayed": "replayed"}
 
 
 class DeliveryLog:
@@ -75,18 +82,24 @@ class DeliveryLog:
                     if m.key is not None and m.value is not None:
                         data = json.loads(m.value)
                         at = float(data.get("at", self._clock()))
-                        self._outcomes[m.key.decode()] = (data["outcome"], at)
+                        outcome = _OUTCOME.get(data["outcome"], data["outcome"])
+                        self._outcomes[m.key.decode()] = (outcome, at)
             self._prune()
             async with self._changed:
                 self._changed.notify_all()
 
     def _prune(self) -> None:
         now = self._clock()
-        if now - self._pruned_at < PRUNE_EVERY:
+        crowded = len(self._outcomes) > MAX_REMEMBERED * 1.1  # prune in batches, not per alert
+        if now - self._pruned_at < PRUNE_EVERY and not crowded:
             return
         self._pruned_at = now
         cutoff = now - REMEMBER
-        self._outcomes = {k: v for k, v in self._outcomes.items() if v[1] >= cutoff}
+        kept = [(v[1], k) for k, v in self._outcomes.items() if v[1] >= cutoff]
+        if len(kept) > MAX_REMEMBERED:
+            kept = sorted(kept)[-MAX_REMEMBERED:]
+        # Rebuilt in time order, so the dict's own order is oldest first again.
+        self._outcomes = {k: self._outcomes[k] for _, k in sorted(kept)}
 
     async def caught_up(self, timeout: float | None = None) -> None:
         """Wait until everything written to the log before this call has been read.

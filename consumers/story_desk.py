@@ -29,6 +29,10 @@ log = structlog.get_logger(__name__)
 
 # Expiring old stories is cheap but not free: do it at most this often per destination.
 EXPIRE_EVERY = 60.0
+# Open stories kept per destination (each holds its articles' keys and term vectors, some
+# kilobytes): beyond it the oldest closes before its window ends, so memory stays bounded
+# however many alerts a destination gets; a later copy of a closed story alerts again.
+MAX_OPEN_STORIES = 5000
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,9 @@ class StoryDesk:
     def _index(self, destination: str) -> StoryIndex:
         index = self._indexes.get(destination)
         if index is None:
-            index = self._indexes[destination] = StoryIndex(self._window, self._max_sources)
+            index = self._indexes[destination] = StoryIndex(
+                self._window, self._max_sources, max_open=MAX_OPEN_STORIES
+            )
         return index
 
     def restore(self, records: Iterable[StoryRecord]) -> int:

@@ -12,7 +12,7 @@ class Metrics:
         r = self.registry
         self.feed_polls = Counter(
             "newsalert_feed_polls",
-            "Feed polls by outcome (ok, not_modified, error)",
+            "Feed polls by outcome (ok, not_modified, unchanged: the last body again, error)",
             ["feed", "outcome"],
             registry=r,
         )

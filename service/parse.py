@@ -36,6 +36,9 @@ FUTURE_TOLERANCE = timedelta(days=2)
 class ParsedFeed:
     title: str
     articles: list[Article]  # in document order
+    # Ids of every entry read, repeats included, in document order (service/prepass.py checks
+    # its own reading of the document against them).
+    entry_ids: tuple[str, ...] = ()
 
 
 def parse_feed(
@@ -51,9 +54,21 @@ def parse_feed(
     Only the first `max_items` entries are kept. Entries repeating an earlier id are dropped.
     A date more than FUTURE_TOLERANCE after `fetched_at` becomes None, like any invalid date.
     """
+    clean = prepare(body, content_type=content_type, max_items=max_items)
+    return parse_prepared(clean, feed=feed, fetched_at=fetched_at, max_items=max_items)
+
+
+def prepare(body: bytes, *, content_type: str | None = None, max_items: int = 1000) -> bytes:
+    """What feedparser is given: the body sanitised, cut to its first `max_items` entries."""
     if not body.strip():
         raise ParseError("not an RSS or Atom feed: the response body is empty")
-    clean = _keep_first_entries(sanitize(body, content_type=content_type), max_items)
+    return _keep_first_entries(sanitize(body, content_type=content_type), max_items)
+
+
+def parse_prepared(
+    clean: bytes, *, feed: FeedRef, fetched_at: datetime, max_items: int = 1000
+) -> ParsedFeed:
+    """`parse_feed` of a document that `prepare` has already made ready."""
     try:
         # The body is UTF-8 now, whatever it was; Content-Location makes links absolute.
         parsed = feedparser.parse(
@@ -72,15 +87,17 @@ def parse_feed(
         raise ParseError(f"not an RSS or Atom feed: {_describe_non_feed(clean)}")
 
     articles: list[Article] = []
+    ids: list[str] = []
     seen: set[str] = set()
     not_after = fetched_at + FUTURE_TOLERANCE
     for entry in entries[:max_items]:
         article = _to_article(entry, feed=feed, fetched_at=fetched_at, not_after=not_after)
+        ids.append(article.id)
         if article.id not in seen:
             seen.add(article.id)
             articles.append(article)
     title = truncate(html_to_text(str(parsed.get("feed", {}).get("title", ""))), TITLE_MAX)
-    return ParsedFeed(title=title, articles=articles)
+    return ParsedFeed(title=title, articles=articles, entry_ids=tuple(ids))
 
 
 _ENTRY_CLOSE = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>", re.IGNORECASE)

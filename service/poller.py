@@ -3,12 +3,19 @@
 `poll_feed` reads like the checklist it implements; `run` keeps every feed on its own schedule
 with bounded concurrency. A failing feed backs off with jitter and is retried forever: its last
 error, failure count and next poll are logged and kept in the feed state.
+
+Most polls bring nothing new, so they are made cheap: a 304 is not read, a body whose digest
+equals the last one read (`FeedState.body_hash`) is not parsed, and otherwise a fast pass
+(service/prepass.py) finds the entries' ids and feedparser parses only the entries the store
+has not seen. A feed where that pass disagrees with feedparser is parsed in full from then on
+(the set of such feeds is bounded by the configured feeds).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -18,13 +25,14 @@ from typing import Protocol
 
 import structlog
 
+from service import prepass
 from service.bus.base import ARTICLES, Bus
 from service.errors import FeedError, InfrastructureError
 from service.feed_health import PollResult
 from service.fetch import FetchResult
 from service.metrics import Metrics
 from service.models import Article, FeedRef
-from service.parse import parse_feed
+from service.parse import parse_prepared
 from service.schedule import (
     next_poll_after_failure,
     next_poll_after_success,
@@ -63,11 +71,18 @@ class HealthObserver(Protocol):
 @dataclass(frozen=True)
 class PollOutcome:
     feed: str
-    status: str  # "ok", "not_modified" or "error"
+    status: str  # "ok", "not_modified" (a 304 or the last body again) or "error"
     next_poll_at: float
     items: int = 0
     published: int = 0
     error: str | None = None
+
+
+def body_digest(result: FetchResult) -> str:
+    """What identifies a body read in full: its bytes and the content type they came with."""
+    digest = hashlib.blake2b(result.body, digest_size=16)
+    digest.update(b"\0" + (result.content_type or "").encode())
+    return digest.hexdigest()
 
 
 class Poller:
@@ -93,6 +108,7 @@ class Poller:
         self._rand = rand
         self._running: dict[str, asyncio.Task[PollOutcome]] = {}
         self._limit = asyncio.Semaphore(settings.polling.concurrency)
+        self._parse_in_full: set[str] = set()  # feeds whose entries prepass cannot tell
 
     async def poll_feed(self, feed: FeedConfig) -> PollOutcome:
         bound = log.bind(feed=feed.name)
@@ -106,16 +122,15 @@ class Poller:
                 allow_private=self._settings.feed_allow_private(feed),
             )
             if result.status == 304:
-                next_at = await self._record_success(feed, state, now, result, seen=())
-                self._metrics.feed_polls.labels(feed.name, "not_modified").inc()
-                bound.debug("feed_not_modified")
-                await self._observe(feed.name, PollResult(ok=True))
-                return PollOutcome(feed.name, "not_modified", next_at)
-            articles = await self._parse(feed, result)
+                return await self._unchanged(feed, state, now, result, "not_modified")
+            digest = body_digest(result)
+            if digest == state.body_hash:
+                return await self._unchanged(feed, state, now, result, "unchanged")
+            articles, ids = await self._read(feed, state, result)
             new = await self._new_articles(feed, state, articles)
             await self._bus.publish(ARTICLES, [(a.id, a.model_dump_json().encode()) for a in new])
             next_at = await self._record_success(
-                feed, state, now, result, seen=[a.id for a in articles]
+                feed, state, now, result, seen=ids, body_hash=digest
             )
         except FeedError as exc:
             return await self._record_failure(feed, state, now, exc, bound)
@@ -128,22 +143,63 @@ class Poller:
             )
         await self._observe(feed.name, PollResult(ok=True, new_items=len(new)))
         self._metrics.feed_polls.labels(feed.name, "ok").inc()
-        self._metrics.articles_polled.labels(feed.name).inc(len(articles))
+        self._metrics.articles_polled.labels(feed.name).inc(len(ids))
         self._metrics.articles_published.labels(feed.name).inc(len(new))
-        bound.info("feed_polled", items=len(articles), new=len(new), status=result.status)
-        return PollOutcome(feed.name, "ok", next_at, items=len(articles), published=len(new))
+        bound.info("feed_polled", items=len(ids), new=len(new), status=result.status)
+        return PollOutcome(feed.name, "ok", next_at, items=len(ids), published=len(new))
 
-    async def _parse(self, feed: FeedConfig, result: FetchResult) -> list[Article]:
-        # feedparser is CPU-bound and synchronous: keep it off the event loop.
-        parsed = await asyncio.to_thread(
-            parse_feed,
+    async def _unchanged(
+        self, feed: FeedConfig, state: FeedState, now: float, result: FetchResult, outcome: str
+    ) -> PollOutcome:
+        """A 304, or the body of the last read again: nothing to parse, the items still there."""
+        next_at = await self._record_success(feed, state, now, result, seen=())
+        self._metrics.feed_polls.labels(feed.name, outcome).inc()
+        log.debug("feed_" + outcome, feed=feed.name)
+        await self._observe(feed.name, PollResult(ok=True))
+        return PollOutcome(feed.name, "not_modified", next_at)
+
+    async def _read(
+        self, feed: FeedConfig, state: FeedState, result: FetchResult
+    ) -> tuple[list[Article], list[str]]:
+        """The articles of the document that may be new, and the ids of all its items.
+
+        feedparser is CPU-bound and synchronous, so it and the fast pass run in a thread.
+        Entries the store has seen are not parsed, nor, at a first poll that alerts on
+        nothing (backfill none), any entry whose id the fast pass could tell.
+        """
+        ref = FeedRef(name=feed.name, url=feed.url)
+        fetched_at = datetime.fromtimestamp(self._clock(), UTC)
+        max_items = self._settings.polling.max_items
+        scanned = await asyncio.to_thread(
+            prepass.scan,
             result.body,
-            feed=FeedRef(name=feed.name, url=feed.url),
-            fetched_at=datetime.fromtimestamp(self._clock(), UTC),
+            feed=ref,
             content_type=result.content_type,
-            max_items=self._settings.polling.max_items,
+            max_items=max_items,
         )
-        return parsed.articles  # parse_feed already dropped items a feed repeats
+        if scanned.entries is not None and feed.name not in self._parse_in_full:
+            known = [e.id for e in scanned.entries if e.id is not None]
+            unseen = await self._store.unseen(feed.name, known)
+            alerts = state.initialised or self._settings.feed_backfill(feed).mode != "none"
+            chosen = prepass.choose(scanned.entries, unseen, alerts=alerts)
+            if not chosen:
+                return [], list(dict.fromkeys(known))
+            parsed = await asyncio.to_thread(
+                prepass.parse_chosen,
+                scanned,
+                chosen,
+                feed=ref,
+                fetched_at=fetched_at,
+                max_items=max_items,
+            )
+            if parsed is not None:
+                return parsed.articles, list(dict.fromkeys([*known, *parsed.entry_ids]))
+            self._parse_in_full.add(feed.name)
+            log.info("feed_parsed_in_full", feed=feed.name, reason="prepass disagrees")
+        full = await asyncio.to_thread(
+            parse_prepared, scanned.clean, feed=ref, fetched_at=fetched_at, max_items=max_items
+        )
+        return full.articles, [a.id for a in full.articles]  # repeats already dropped
 
     async def _new_articles(
         self, feed: FeedConfig, state: FeedState, articles: list[Article]
@@ -162,10 +218,12 @@ class Poller:
         now: float,
         result: FetchResult,
         seen: Sequence[str],
+        body_hash: str | None = None,
     ) -> float:
         interval = self._settings.feed_interval(feed)
         new_state = replace(
             state,
+            body_hash=body_hash or state.body_hash,
             etag=result.etag if result.status != 304 else state.etag,
             last_modified=result.last_modified if result.status != 304 else state.last_modified,
             initialised=True,

@@ -10,8 +10,9 @@ under that story id), so the grouping can depend on arrival order; what does not
 is stated in tests/unit/test_stories_property.py.
 
 Bounds: only the first MAX_ENTRIES articles of a story are kept to compare against, the
-sources list stops at `max_sources`, and `expire(now)` frees every story opened more than the
-window before `now`. Titles of fewer than MIN_TERMS content words never match by similarity,
+sources list stops at `max_sources`, `expire(now)` frees every story opened more than the
+window before `now`, and with `max_open` opening a story beyond that many closes the oldest
+first (a later copy of it then opens a story of its own). Titles of fewer than MIN_TERMS content words never match by similarity,
 and of fewer than MIN_TITLE_KEY_TERMS never by title, so an empty or one-word headline pulls
 nothing in.
 """
@@ -83,13 +84,18 @@ class StoryIndex:
         *,
         method: Method = "keys+tfidf",
         threshold: float | None = None,
+        max_open: int | None = None,
     ) -> None:
         if window < timedelta(0):
             raise ValueError("window must not be negative")
         if max_sources < 1:
             raise ValueError("max_sources must be at least 1")
+        if max_open is not None and max_open < 1:
+            raise ValueError("max_open must be at least 1")
         self.window = window
         self.max_sources = max_sources
+        self.max_open = max_open
+        self.closed_early = 0  # stories closed before their window ended, to stay in max_open
         self.method: Method = method
         self.threshold = THRESHOLDS.get(method, 1.0) if threshold is None else threshold
         self._use_link = method in ("link", "keys+shingle", "keys+tfidf")
@@ -200,10 +206,21 @@ class StoryIndex:
         return None if best is None else self._entry_story[best[1]]
 
     def _open(self, story_id: str, at: datetime) -> _Story:
+        while self.max_open is not None and len(self._stories) >= self.max_open:
+            self._close_oldest()
         story = _Story(id=story_id, opened=at)
         self._stories[story_id] = story
         heapq.heappush(self._expiry, (at, story_id))
         return story
+
+    def _close_oldest(self) -> None:
+        while self._expiry:
+            opened, story_id = heapq.heappop(self._expiry)
+            story = self._stories.get(story_id)
+            if story is not None and story.opened == opened:
+                self._free(story)
+                self.closed_early += 1
+                return
 
     def _add(
         self, story: _Story, item: StoryItem, keys: list[tuple[str, str]], comparable: bool

@@ -61,6 +61,7 @@ class Store:
                 slack_messages.SCHEMA,
             ),
             clock,
+            feeds.ADDED_COLUMNS,
         )
         self.feeds = FeedStates(self._db)
         self.bus = BusLog(self._db)

@@ -22,10 +22,17 @@ T = TypeVar("T")
 class Database:
     """The connection and its thread; repositories run their transactions through it."""
 
-    def __init__(self, path: Path, schema: Sequence[str], clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        schema: Sequence[str],
+        clock: Callable[[], float],
+        added_columns: Sequence[tuple[str, str, str]] = (),
+    ) -> None:
         self.path = path
         self.clock = clock
         self._schema = "\n".join(schema)
+        self._added_columns = tuple(added_columns)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsalert-sqlite")
         self._conn: sqlite3.Connection | None = None
 
@@ -46,6 +53,11 @@ class Database:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.executescript(self._schema)
+        for table, column, kind in self._added_columns:
+            # A file created before the column existed gets it; CREATE TABLE covers new files.
+            present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         self._conn = conn
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
