@@ -7,12 +7,16 @@ with the feeds that carried it, so every service's digest reads the same.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from service.models import Alert, Digest
 
 ELLIPSIS = "…"
+
+Part = TypeVar("Part")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,40 @@ def entry_of(alert: Alert) -> Entry:
         link=http_link(alert.article.link),
         sources=tuple(s for s in sources if s),
     )
+
+
+def fit_groups(
+    groups: Sequence[tuple[str, list[Entry]]],
+    heading: Callable[[str, int], Part],
+    line: Callable[[Entry], Part],
+    cost: Callable[[Part], int],
+    room: int,
+    max_stories: int | None = None,
+) -> tuple[list[Part], int]:
+    """Each watchlist's heading, then its stories' lines, in order, until the next part would
+    cost more than is left of `room` (or `max_stories` are shown): the parts and the number of
+    stories shown. The caller adds "+N more" for the rest.
+    """
+    parts: list[Part] = []
+    shown = 0
+
+    def fits(part: Part) -> bool:
+        nonlocal room
+        size = cost(part)
+        if size > room or (max_stories is not None and shown >= max_stories):
+            return False
+        parts.append(part)
+        room -= size
+        return True
+
+    for watchlist, entries in groups:
+        if not fits(heading(watchlist, len(entries))):
+            return parts, shown
+        for entry in entries:
+            if not fits(line(entry)):
+                return parts, shown
+            shown += 1
+    return parts, shown
 
 
 def story_count(digest: Digest) -> int:

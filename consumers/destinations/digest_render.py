@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from consumers.destinations._digest import span
 from consumers.destinations.console import _clean, format_console
 from consumers.destinations.slack import (
     HEADER_MAX,
@@ -39,17 +40,11 @@ def group_by_watchlist(digest: Digest) -> list[tuple[str, list[Alert]]]:
     return list(groups.items())
 
 
-def _span(digest: Digest) -> str:
-    start, end = digest.window.start, digest.window.end
-    fmt = "%H:%M" if start.date() == end.date() else "%Y-%m-%d %H:%M"
-    return f"{start.strftime('%Y-%m-%d %H:%M')}–{end.strftime(fmt)} UTC"
-
-
 def render_slack_digest(digest: Digest) -> dict[str, Any]:
     """Header, then per watchlist a heading and sections of linked titles; "+N more" at the limit."""
     count = len(digest.alerts)
     noun = "alert" if count == 1 else "alerts"
-    header = f"Digest: {count} {noun}, {_span(digest)}"
+    header = f"Digest: {count} {noun}, {span(digest)}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _truncate(header, HEADER_MAX)}}
     ]
@@ -105,5 +100,5 @@ def render_webhook_digest(digest: Digest, timestamp: int) -> bytes:
 def format_console_digest(digest: Digest) -> str:
     """A heading line, then one console line per alert, indented."""
     count = len(digest.alerts)
-    head = f"digest for {_clean(digest.destination)}: {count} alert{'s' if count != 1 else ''}, {_span(digest)}"
+    head = f"digest for {_clean(digest.destination)}: {count} alert{'s' if count != 1 else ''}, {span(digest)}"
     return "\n".join([head, *(f"  {format_console(a)}" for a in digest.alerts)])

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from consumers.destinations import _http
-from consumers.destinations._digest import digest_groups, digest_heading, story_count
+from consumers.destinations._digest import Entry, cut, digest_groups, digest_heading, fit_groups
 from consumers.destinations.health_render import describe
 from consumers.errors import DeliveryError
 from service.models import Alert, Digest, FeedHealthAlert
@@ -21,7 +21,6 @@ DESCRIPTION_MAX = 4096
 FIELD_VALUE_MAX = 1024
 FOOTER_MAX = 2048
 TOTAL_MAX = 6000
-ELLIPSIS = "…"
 
 
 def render_discord(alert: Alert) -> dict[str, Any]:
@@ -30,14 +29,14 @@ def render_discord(alert: Alert) -> dict[str, Any]:
     `allowed_mentions` is empty, so a headline holding @everyone pings nobody.
     """
     article = alert.article
-    title = _cut(" ".join(article.title.split()) or "(untitled)", TITLE_MAX)
+    title = cut(" ".join(article.title.split()) or "(untitled)", TITLE_MAX)
     matched = "; ".join(
         f"{m.watchlist}: {', '.join(m.terms)}" if m.terms else m.watchlist for m in alert.matches
     )
-    footer = _cut(" ".join(article.feed.name.split()), FOOTER_MAX)
-    value = _cut(matched or "-", FIELD_VALUE_MAX)
+    footer = cut(" ".join(article.feed.name.split()), FOOTER_MAX)
+    value = cut(matched or "-", FIELD_VALUE_MAX)
     room = TOTAL_MAX - len(title) - len(footer) - len(value) - len("Watchlists")
-    description = _cut(article.summary.strip(), min(DESCRIPTION_MAX, max(room, 0)))
+    description = cut(article.summary.strip(), min(DESCRIPTION_MAX, max(room, 0)))
     embed: dict[str, Any] = {
         "title": title,
         "fields": [{"name": "Watchlists", "value": value}],
@@ -55,34 +54,24 @@ def render_discord(alert: Alert) -> dict[str, Any]:
 def render_discord_digest(digest: Digest) -> dict[str, Any]:
     """One embed: the heading as title, then per watchlist its stories as linked titles with
     their sources, within the description's 4,096 characters; "+N more" past that."""
-    total = story_count(digest)
-    title = _cut(digest_heading(digest), TITLE_MAX)
-    lines: list[str] = []
-    size = 0
-    room = DESCRIPTION_MAX - 40  # kept for "+N more"
-    shown = 0
-    for watchlist, entries in digest_groups(digest):
-        heading = f"**{_escape_md(_cut(watchlist, 100))}** ({len(entries)})"
-        if size + len(heading) + 1 > room:
-            break
-        lines.append(heading)
-        size += len(heading) + 1
-        for entry in entries:
-            label = _escape_md(_cut(entry.title, 200))
-            if entry.link is not None and len(entry.link) <= 500:
-                label = f"[{label}]({_md_url(entry.link)})"
-            sources = (
-                f" — {_escape_md(_cut(', '.join(entry.sources), 120))}" if entry.sources else ""
-            )
-            line = f"• {label}{sources}"
-            if size + len(line) + 1 > room:
-                break
-            lines.append(line)
-            size += len(line) + 1
-            shown += 1
-        else:
-            continue
-        break
+    groups = digest_groups(digest)
+    total = sum(len(entries) for _, entries in groups)
+    title = cut(digest_heading(digest), TITLE_MAX)
+
+    def line(entry: Entry) -> str:
+        label = _escape_md(cut(entry.title, 200))
+        if entry.link is not None and len(entry.link) <= 500:
+            label = f"[{label}]({_md_url(entry.link)})"
+        sources = f" — {_escape_md(cut(', '.join(entry.sources), 120))}" if entry.sources else ""
+        return f"• {label}{sources}"
+
+    lines, shown = fit_groups(
+        groups,
+        lambda watchlist, count: f"**{_escape_md(cut(watchlist, 100))}** ({count})",
+        line,
+        lambda text: len(text) + 1,
+        DESCRIPTION_MAX - 40,  # kept for "+N more"
+    )
     if shown < total:
         lines.append(f"+{total - shown} more")
     embed = {"title": title, "description": "\n".join(lines) or "-"}
@@ -94,7 +83,7 @@ def render_discord_health(alert: FeedHealthAlert) -> dict[str, Any]:
     recovered = alert.type.endswith(".recovered")
     embed = {
         "title": "Feed health",
-        "description": _cut(_escape_md(describe(alert)), DESCRIPTION_MAX),
+        "description": cut(_escape_md(describe(alert)), DESCRIPTION_MAX),
         "color": 0x2E7D32 if recovered else 0xC62828,
         "timestamp": alert.at.isoformat(),
     }
@@ -146,12 +135,6 @@ def classify_discord(status: int, body: str, retry_after: str | None, what: str)
     if status >= 500 or status == 408:
         raise DeliveryError(f"{what} failed (HTTP {status})", retriable=True)
     raise DeliveryError(f"{what} refused the message (HTTP {status})", retriable=False)
-
-
-def _cut(text: str, limit: int) -> str:
-    if limit <= 0:
-        return ""
-    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 
 
 _MD_SPECIAL = set("\\*_~`|[]()<>#")

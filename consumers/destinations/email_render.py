@@ -21,6 +21,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from urllib.parse import urlsplit
 
+from consumers.destinations._digest import cut, span
 from consumers.destinations.digest_render import group_by_watchlist
 from consumers.destinations.health_render import describe
 from service.models import Alert, Digest, FeedHealthAlert
@@ -29,7 +30,6 @@ SUBJECT_MAX = 200  # characters; mail clients show far fewer, and a long one onl
 TITLE_MAX = 500
 # A digest lists at most this many stories; the rest is summed up as "+N more".
 DIGEST_MAX = 500
-ELLIPSIS = "…"
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _DOMAIN_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
@@ -46,7 +46,7 @@ class Envelope:
 def render_email(alert: Alert, envelope: Envelope) -> EmailMessage:
     """Subject "[watchlists] title"; body: title, summary, link, feed, time, matched terms."""
     article = alert.article
-    title = _cut(_one_line(article.title) or "(untitled)", TITLE_MAX)
+    title = cut(_one_line(article.title) or "(untitled)", TITLE_MAX)
     watchlists = ", ".join(_one_line(m.watchlist) for m in alert.matches)
     subject = f"[{watchlists}] {title}" if watchlists else title
     link = _safe_link(article.link)
@@ -81,10 +81,7 @@ def render_email_digest(digest: Digest, envelope: Envelope) -> EmailMessage:
     """One message for the window: per watchlist, each story once, with the feeds that had it."""
     stories = _stories(digest)
     count = len(stories)
-    start, end = digest.window.start, digest.window.end
-    end_fmt = "%H:%M" if start.date() == end.date() else "%Y-%m-%d %H:%M"
-    span = f"{start.strftime('%Y-%m-%d %H:%M')}–{end.strftime(end_fmt)} UTC"
-    subject = f"Digest: {count} {'story' if count == 1 else 'stories'}, {span}"
+    subject = f"Digest: {count} {'story' if count == 1 else 'stories'}, {span(digest)}"
 
     text = [subject, ""]
     page = [f"<h2>{_h(subject)}</h2>"]
@@ -95,7 +92,7 @@ def render_email_digest(digest: Digest, envelope: Envelope) -> EmailMessage:
         text.append(f"{_one_line(watchlist)} ({len(items)})")
         page.append(f"<h3>{_h(_one_line(watchlist))} ({len(items)})</h3>\n<ul>")
         for story in items[: DIGEST_MAX - shown]:
-            title = _cut(_one_line(story.title) or "(untitled)", TITLE_MAX)
+            title = cut(_one_line(story.title) or "(untitled)", TITLE_MAX)
             sources = ", ".join(story.sources)
             text.append(f"- {title} ({sources})" + (f"\n  {story.link}" if story.link else ""))
             linked = f'<a href="{_attr(story.link)}">{_h(title)}</a>' if story.link else _h(title)
@@ -106,7 +103,7 @@ def render_email_digest(digest: Digest, envelope: Envelope) -> EmailMessage:
     if shown < count:
         text.append(f"+{count - shown} more")
         page.append(f"<p>+{count - shown} more</p>")
-    return _message(digest.id, subject, end, envelope, text, page)
+    return _message(digest.id, subject, digest.window.end, envelope, text, page)
 
 
 def render_email_health(alert: FeedHealthAlert, envelope: Envelope) -> EmailMessage:
@@ -172,7 +169,7 @@ def _message(
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = envelope.sender
     msg["To"] = ", ".join(envelope.recipients)
-    msg["Subject"] = _cut(_one_line(subject), SUBJECT_MAX)
+    msg["Subject"] = cut(_one_line(subject), SUBJECT_MAX)
     msg["Date"] = format_datetime(when)
     msg["Message-ID"] = message_id(key, envelope.sender)
     # RFC 3834: machine-generated, so vacation responders and autoreplies stay quiet.
@@ -216,7 +213,3 @@ def _h(text: str) -> str:
 
 def _attr(text: str | None) -> str:
     return html.escape(text or "", quote=True)
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS

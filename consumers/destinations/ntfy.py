@@ -22,13 +22,14 @@ import httpx
 
 from consumers.destinations import _http
 from consumers.destinations._digest import (
+    Entry,
     cut,
     cut_bytes,
     digest_groups,
     digest_heading,
+    fit_groups,
     http_link,
     one_line,
-    story_count,
 )
 from consumers.destinations.health_render import describe
 from consumers.errors import DeliveryError
@@ -71,35 +72,27 @@ def render_ntfy(alert: Alert, topic: str, *, priority: bool = False) -> dict[str
 
 def render_ntfy_digest(digest: Digest, topic: str) -> dict[str, Any]:
     """One notification: a line per story (title, sources) under its watchlist; "+N more"."""
-    total = story_count(digest)
-    lines: list[str] = []
-    shown = 0
-    size = 0
-    room = MESSAGE_MAX_BYTES - 40  # kept for the "+N more" line
-    for watchlist, entries in digest_groups(digest):
-        heading = f"{cut(watchlist, 100)} ({len(entries)})"
-        if size + len(heading.encode()) + 1 > room:
-            break
-        lines.append(heading)
-        size += len(heading.encode()) + 1
-        for entry in entries:
-            sources = f" — {cut(', '.join(entry.sources), 120)}" if entry.sources else ""
-            line = f"• {cut(entry.title, 200)}{sources}"
-            if size + len(line.encode()) + 1 > room:
-                break
-            lines.append(line)
-            size += len(line.encode()) + 1
-            shown += 1
-        else:
-            continue
-        break
+    groups = digest_groups(digest)
+    total = sum(len(entries) for _, entries in groups)
+
+    def line(entry: Entry) -> str:
+        sources = f" — {cut(', '.join(entry.sources), 120)}" if entry.sources else ""
+        return f"• {cut(entry.title, 200)}{sources}"
+
+    lines, shown = fit_groups(
+        groups,
+        lambda watchlist, count: f"{cut(watchlist, 100)} ({count})",
+        line,
+        lambda text: len(text.encode()) + 1,
+        MESSAGE_MAX_BYTES - 40,  # kept for the "+N more" line
+    )
     if shown < total:
         lines.append(f"+{total - shown} more")
     return {
         "topic": topic,
         "title": cut(digest_heading(digest), TITLE_MAX),
         "message": cut_bytes("\n".join(lines) or "-", MESSAGE_MAX_BYTES),
-        "tags": _tags(name for name, _ in digest_groups(digest)),
+        "tags": _tags(name for name, _ in groups),
         "priority": PRIORITY_DEFAULT,
     }
 

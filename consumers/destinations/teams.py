@@ -16,12 +16,13 @@ import httpx
 
 from consumers.destinations import _http
 from consumers.destinations._digest import (
+    Entry,
     cut,
     digest_groups,
     digest_heading,
+    fit_groups,
     http_link,
     one_line,
-    story_count,
 )
 from consumers.destinations.health_render import describe
 from consumers.errors import DeliveryError
@@ -67,37 +68,30 @@ def render_teams(alert: Alert) -> dict[str, Any]:
 
 def render_teams_digest(digest: Digest) -> dict[str, Any]:
     """A heading, then per watchlist its stories (title linked, sources), "+N more" past the limit."""
-    total = story_count(digest)
+    groups = digest_groups(digest)
+    total = sum(len(entries) for _, entries in groups)
     body: list[dict[str, Any]] = [_rich(_run(digest_heading(digest), weight="Bolder"))]
     # Room for the envelope, the "+N more" line and the separators between elements.
     budget = MAX_PAYLOAD_BYTES - _size(_message(body, None)) - 200
-    shown = 0
-    for watchlist, entries in digest_groups(digest):
-        heading = _rich(_run(f"{cut(watchlist, 200)} ({len(entries)})", weight="Bolder"))
-        cost = _size(heading) + 1
-        if cost > budget or shown >= DIGEST_MAX_STORIES:
-            break
-        body.append(heading)
-        budget -= cost
-        for entry in entries:
-            runs = [_run("• ")]
-            title = _run(cut(entry.title, TITLE_MAX))
-            if entry.link is not None and len(entry.link) <= LINK_MAX // 2:
-                title["selectAction"] = {"type": "Action.OpenUrl", "url": entry.link}
-                title["color"] = "Accent"
-            runs.append(title)
-            if entry.sources:
-                runs.append(_run(" — " + cut(", ".join(entry.sources), 200), isSubtle=True))
-            line = _rich(*runs)
-            cost = _size(line) + 1
-            if cost > budget or shown >= DIGEST_MAX_STORIES:
-                break
-            body.append(line)
-            budget -= cost
-            shown += 1
-        else:
-            continue
-        break
+
+    def heading(watchlist: str, count: int) -> dict[str, Any]:
+        return _rich(_run(f"{cut(watchlist, 200)} ({count})", weight="Bolder"))
+
+    def line(entry: Entry) -> dict[str, Any]:
+        runs = [_run("• ")]
+        title = _run(cut(entry.title, TITLE_MAX))
+        if entry.link is not None and len(entry.link) <= LINK_MAX // 2:
+            title["selectAction"] = {"type": "Action.OpenUrl", "url": entry.link}
+            title["color"] = "Accent"
+        runs.append(title)
+        if entry.sources:
+            runs.append(_run(" — " + cut(", ".join(entry.sources), 200), isSubtle=True))
+        return _rich(*runs)
+
+    parts, shown = fit_groups(
+        groups, heading, line, lambda part: _size(part) + 1, budget, DIGEST_MAX_STORIES
+    )
+    body += parts
     if shown < total:
         body.append(_rich(_run(f"+{total - shown} more", isSubtle=True)))
     return _message(body, None)

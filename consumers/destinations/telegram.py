@@ -22,12 +22,13 @@ import httpx
 from consumers.destinations import _http
 from consumers.destinations._digest import (
     ELLIPSIS,
+    Entry,
     cut,
     digest_groups,
     digest_heading,
+    fit_groups,
     http_link,
     one_line,
-    story_count,
 )
 from consumers.destinations.health_render import describe
 from consumers.errors import DeliveryError
@@ -101,32 +102,26 @@ def _href(link: str) -> str | None:
 
 def render_telegram_digest(digest: Digest, chat_id: str | int) -> dict[str, Any]:
     """A heading, then per watchlist its stories (linked title, sources); "+N more" past 4,096."""
-    total = story_count(digest)
-    lines = [f"<b>{escape(digest_heading(digest))}</b>"]
-    size = units(lines[0])
-    room = TEXT_MAX - 40  # kept for "+N more"
-    shown = 0
-    for watchlist, entries in digest_groups(digest):
-        heading = f"\n<b>{escape_cut(watchlist, 200)}</b> ({len(entries)})"
-        if size + units(heading) + 1 > room:
-            break
-        lines.append(heading)
-        size += units(heading) + 1
-        for entry in entries:
-            title = escape_cut(entry.title, 400)
-            href = _href(entry.link) if entry.link is not None else None
-            if href is not None and units(href) <= DIGEST_LINK_MAX:
-                title = f'<a href="{href}">{title}</a>'
-            sources = f" — {escape_cut(', '.join(entry.sources), 240)}" if entry.sources else ""
-            line = f"• {title}{sources}"
-            if size + units(line) + 1 > room:
-                break
-            lines.append(line)
-            size += units(line) + 1
-            shown += 1
-        else:
-            continue
-        break
+    groups = digest_groups(digest)
+    total = sum(len(entries) for _, entries in groups)
+    head = f"<b>{escape(digest_heading(digest))}</b>"
+
+    def line(entry: Entry) -> str:
+        title = escape_cut(entry.title, 400)
+        href = _href(entry.link) if entry.link is not None else None
+        if href is not None and units(href) <= DIGEST_LINK_MAX:
+            title = f'<a href="{href}">{title}</a>'
+        sources = f" — {escape_cut(', '.join(entry.sources), 240)}" if entry.sources else ""
+        return f"• {title}{sources}"
+
+    parts, shown = fit_groups(
+        groups,
+        lambda watchlist, count: f"\n<b>{escape_cut(watchlist, 200)}</b> ({count})",
+        line,
+        lambda text: units(text) + 1,
+        TEXT_MAX - 40 - units(head),  # kept for "+N more"
+    )
+    lines = [head, *parts]
     if shown < total:
         lines.append(f"\n+{total - shown} more")
     return _message(chat_id, "\n".join(lines))
