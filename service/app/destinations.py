@@ -130,11 +130,7 @@ def story_desk(settings: Settings, log: StoryLog, metrics: Metrics) -> StoryDesk
         settings.stories.max_sources,
         log,
         metrics,
-        takes_updates=[
-            d.name
-            for d in settings.destinations
-            if d.updates is True or (d.app_mode and d.updates in ("thread", "edit"))
-        ],
+        takes_updates=[d.name for d in settings.destinations if d.takes_story_updates],
     )
 
 

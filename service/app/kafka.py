@@ -247,7 +247,7 @@ async def _notifier(role: _Role) -> Work:
     desk = story_desk(role.settings, stories, role.metrics)
     work: Work = []
     first_messages = None
-    if any(d.app_mode and d.updates for d in role.settings.destinations):
+    if any(d.app_mode and d.takes_story_updates for d in role.settings.destinations):
         # Slack app mode threads or edits: where each story's first message went.
         first_messages = KafkaFirstMessages(role.bus)
         await role.start(first_messages.start, first_messages.stop)

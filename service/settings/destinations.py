@@ -104,6 +104,12 @@ class DestinationConfig(Section):
         return self.type == "slack" and self.token is not None
 
     @property
+    def takes_story_updates(self) -> bool:
+        """Later copies of a story go to it: a webhook with `updates: true`, or Slack app mode
+        with `updates: thread` or `edit` (the type checks allow nothing else)."""
+        return self.updates is True or (self.app_mode and self.updates in ("thread", "edit"))
+
+    @property
     def slack_api_url(self) -> str:
         """The Slack Web API root of an app-mode destination (`api_url`, else Slack's own)."""
         return _secret(self.api_url).rstrip("/") or SLACK_API_URL
