@@ -9,8 +9,18 @@ served -> receiver accepted) median and p99, lost and repeated alerts, peak RSS,
 time with the growth after warm-up and over the last half of the run (MB per minute, a
 least-squares slope): memory that levels off shows a last-half slope near zero.
 
+Every feed starts full (KEEP old stories, taken as seen by the first poll, as a real feed's
+are), so each new story pushes one out and seen items turn over from the start. The service
+runs with `polling.seen_retention` of `--seen-retention` (10 minutes; the default is 90 days),
+so that the items pushed out are forgotten within the run and seen items reach their bound:
+with the default they would go on filling for weeks (README, "What a long-running process
+keeps"). In Kafka mode `kafka.remembered_outcomes` is `--remembered-outcomes` (10,000; the
+default 100,000 takes the soak's 7 alerts a second about four hours to fill). After the last story the soak waits `--drain` seconds at most for the alerts still
+due: an alert that arrives then counts as late, one that never does as lost.
+
     .venv/bin/python -m bench.soak [--minutes 10] [--feeds 1000] [--watchlists 1000]
-                                   [--rate 5] [--interval 10s] [--kafka]
+                                   [--rate 5] [--interval 10s] [--seen-retention 10m]
+                                   [--drain 180] [--kafka [--remembered-outcomes 10000]]
 
 `--kafka` runs the same soak in Kafka mode (one `newsalert run` process over a local broker
 that scripts/kafka fetches and starts; needs Java 17 and Maven).
@@ -46,6 +56,10 @@ from tests.support.sample_feeds import Item, rss
 
 KEEP = 20  # stories per feed document
 WATCHED = "term"  # watchlist i watches the word term<i>; stories also use unwatched words
+# Words of no watchlist, four in each title: a fixed vocabulary, so the matcher's word memos
+# fill within minutes (news brings new words every day; they fill the memos up to
+# `consumers.matching.document.MEMO_LIMIT`, which bench/soak_memos.py sizes).
+OTHER, OTHER_WORDS = "word", 2000
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -61,32 +75,36 @@ class Feeds:
         self._lock = threading.Lock()
         self.count = count
         self.words = watchlists * 2  # half the vocabulary is watched
-        self.stories: list[tuple[str, float]] = []  # (title, monotonic time first served)
-        self._docs: dict[int, tuple[int, list[Any]]] = {i: (0, []) for i in range(count)}
-        self._bodies: dict[int, bytes] = {}
+        # (guid, title, monotonic time first served)
+        self.stories: list[tuple[str, str, float]] = []
+        # Old stories with no watched word fill each feed before the service starts.
+        self._docs: dict[int, tuple[int, list[Any]]] = {
+            i: (0, [Item(f"old{i}-{k}", f"earlier story {k} of feed {i}") for k in range(KEEP)])
+            for i in range(count)
+        }
+        self._bodies = {i: rss(items, title=f"feed {i}") for i, (_, items) in self._docs.items()}
 
     def add(self) -> None:
         with self._lock:
             n = len(self.stories)
             feed = self._rng.randrange(self.count)
             a, b = self._rng.randrange(self.words), self._rng.randrange(self.words)
-            title = f"{WATCHED}{a} and {WATCHED}{b} story {n}"
+            other = " ".join(f"{OTHER}{self._rng.randrange(OTHER_WORDS)}" for _ in range(4))
+            title = f"{WATCHED}{a} and {WATCHED}{b} {other}"
             version, items = self._docs[feed]
             items = [Item(f"s{n}", title, hours_ago=0.0), *items][:KEEP]
             self._docs[feed] = (version + 1, items)
             self._bodies[feed] = rss(items, title=f"feed {feed}")
-            self.stories.append((title, time.monotonic()))
+            self.stories.append((f"s{n}", title, time.monotonic()))
 
     def respond(self, request: Any) -> Any:
         feed = int(request.path.split("?")[0].rsplit("/", 1)[1])
         with self._lock:
             version, _ = self._docs[feed]
-            body = self._bodies.get(feed)
+            body = self._bodies[feed]
         etag = f'"v{version}"'
         if request.headers.get("if-none-match") == etag:
             return Reply(status=304, headers={"ETag": etag})
-        if body is None:
-            body = rss([], title=f"feed {feed}")
         return Reply(body=body, headers={"ETag": etag, "Content-Type": "application/rss+xml"})
 
     def watched(self, title: str) -> bool:
@@ -135,8 +153,9 @@ def soak(args: argparse.Namespace, work: Path, kafka: dict[str, Any] | None) -> 
                 "backfill": "none",
                 "per_host": 16,
                 "concurrency": 32,
+                "seen_retention": args.seen_retention,
             },
-            # The generated stories differ only by their numbers and watched words, which
+            # The generated stories differ only by a few words of a small vocabulary, which
             # story grouping rightly takes for copies of one event; the soak counts every
             # alert, so grouping is off (tests/e2e/test_stories.py covers it).
             "stories": {"window": 0},
@@ -153,7 +172,7 @@ def soak(args: argparse.Namespace, work: Path, kafka: dict[str, Any] | None) -> 
             ],
         }
         if kafka is not None:
-            config["kafka"] = kafka
+            config["kafka"] = {**kafka, "remembered_outcomes": args.remembered_outcomes}
         path = work / "newsalert.yaml"
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
         log = (work / "stderr.log").open("wb")
@@ -178,6 +197,12 @@ def soak(args: argparse.Namespace, work: Path, kafka: dict[str, Any] | None) -> 
                     next_sample += args.sample
                 time.sleep(0.02)
             time.sleep(_seconds(args.interval) * 1.2 + 5)  # last stories polled and delivered
+            on_time = _arrived(signed, plain)
+            drain_until = time.monotonic() + args.drain
+            after = started + _seconds(args.interval) * 1.2 + 5
+            while time.monotonic() < drain_until and not _all_in(feeds, after, signed, plain):
+                time.sleep(1.0)
+            drained = time.monotonic() - drain_until + args.drain
             metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
             peak = rss_kb(proc.pid, "VmHWM") / 1024
         finally:
@@ -185,32 +210,25 @@ def soak(args: argparse.Namespace, work: Path, kafka: dict[str, Any] | None) -> 
             proc.wait(timeout=60)
             log.close()
         elapsed = time.monotonic() - started
-        arrivals: dict[tuple[str, str], float] = {}
-        repeated = 0
-        for name, receiver in (("signed", signed), ("plain", plain)):
-            for r in receiver.received:
-                if not 200 <= r.status < 300:
-                    continue
-                title = r.json()["data"]["article"]["title"]
-                key = (title, name)
-                if key in arrivals:
-                    repeated += 1
-                    continue
-                arrivals[key] = r.at  # monotonic, like the stories' times
+        arrivals = _arrived(signed, plain)
+        accepted = sum(200 <= r.status < 300 for rc in (signed, plain) for r in rc.received)
+        repeated = accepted - len(arrivals)
     # With backfill: none a feed's first poll alerts on nothing, so stories served before the
-    # first round of polls are not expected; nor are the last ones if a poll may not have come.
+    # first round of polls are not expected.
     settle = _seconds(args.interval) * 1.2 + 5
-    window = (started + settle, time.monotonic() - settle)
+    window = (started + settle, started + duration)
     expected = [
-        (t, at) for t, at in feeds.stories if feeds.watched(t) and window[0] <= at < window[1]
+        (g, at) for g, t, at in feeds.stories if feeds.watched(t) and window[0] <= at < window[1]
     ]
     latencies = [
-        arrivals[(t, d)] - at
-        for t, at in expected
+        arrivals[(g, d)] - at
+        for g, at in expected
         for d in ("signed", "plain")
-        if (t, d) in arrivals
+        if (g, d) in arrivals
     ]
-    lost = sum(1 for t, _ in expected for d in ("signed", "plain") if (t, d) not in arrivals)
+    due = [(g, d) for g, _ in expected for d in ("signed", "plain")]
+    lost = sum(1 for key in due if key not in arrivals)
+    late = sum(1 for key in due if key in arrivals and key not in on_time)
     warm = [rss for t, rss in samples if t >= min(60.0, duration / 5)]
     growth = _slope([(t, rss) for t, rss in samples if t >= min(60.0, duration / 5)])
     last_half = _slope([(t, rss) for t, rss in samples if t >= duration / 2])
@@ -231,7 +249,9 @@ def soak(args: argparse.Namespace, work: Path, kafka: dict[str, Any] | None) -> 
         "polls_per_s": round(metric_sum(metrics, "newsalert_feed_polls_total") / elapsed, 1),
         "alerts_per_s": round(metric_sum(metrics, "newsalert_alerts_delivered_total") / elapsed, 2),
         "alerts_expected": len(expected) * 2,
-        "alerts_lost": lost,
+        "alerts_late": late,  # arrived only while the soak waited after the last story
+        "alerts_lost": lost,  # never arrived, `drain_s` seconds after that
+        "drain_s": round(drained, 1),
         "alerts_repeated": repeated,
         "latency_median_s": round(statistics.median(latencies), 2) if latencies else None,
         "latency_p99_s": round(percentile(latencies, 0.99), 2) if latencies else None,
@@ -245,6 +265,24 @@ def soak(args: argparse.Namespace, work: Path, kafka: dict[str, Any] | None) -> 
         ),
         "rss_samples": [(t, round(m, 1)) for t, m in samples],
     }
+
+
+def _arrived(*receivers: WebhookReceiver) -> dict[tuple[str, str], float]:
+    """(story guid, receiver) -> first accepted arrival (monotonic, like the stories' times)."""
+    arrivals: dict[tuple[str, str], float] = {}
+    for name, receiver in zip(("signed", "plain"), receivers, strict=True):
+        for r in list(receiver.received):
+            if 200 <= r.status < 300:
+                guid = r.json()["data"]["article"]["link"].rsplit("/", 1)[1].split("?")[0]
+                arrivals.setdefault((guid, name), r.at)
+    return arrivals
+
+
+def _all_in(feeds: Feeds, after: float, *receivers: WebhookReceiver) -> bool:
+    """Every alert due for the stories served since `after` has arrived."""
+    arrivals = _arrived(*receivers)
+    watched = [g for g, t, at in feeds.stories if at >= after and feeds.watched(t)]
+    return all((g, d) in arrivals for g in watched for d in ("signed", "plain"))
 
 
 def _seconds(duration: str) -> float:
@@ -271,6 +309,20 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=5.0, help="new stories per second")
     parser.add_argument("--interval", default="10s", help="polling interval of every feed")
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between RSS samples")
+    parser.add_argument(
+        "--seen-retention",
+        default="10m",
+        help="polling.seen_retention of the service (short, so seen items reach their bound)",
+    )
+    parser.add_argument(
+        "--drain", type=float, default=180.0, help="seconds to wait at most for late alerts"
+    )
+    parser.add_argument(
+        "--remembered-outcomes",
+        type=int,
+        default=10_000,
+        help="kafka.remembered_outcomes (fewer than the default, so the bound is reached)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--kafka", action="store_true", help="run in Kafka mode")
     parser.add_argument(

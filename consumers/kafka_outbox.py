@@ -42,19 +42,28 @@ Outcome = Literal["delivered", "dead", "replayed"]
 # older than that need not be kept in memory; the topic itself keeps them for `dlq list`.
 REMEMBER = 8 * 86400.0
 PRUNE_EVERY = 600.0
-# And at most this many, newest first, so that memory stays bounded however many alerts go
-# out (a few hundred bytes each). An alert re-read after a crash or a hand-over is one of the
-# last few the notifier took, far inside this; one re-read after its outcome was forgotten
-# (a consumer group reset to the start of a week of alerts) is delivered again.
+# And at most `kafka.remembered_outcomes` (MAX_REMEMBERED by default), newest first, so that
+# memory stays bounded however many alerts go out (about 200 bytes each). An alert re-read
+# after a crash or a hand-over is one of those the notifier took since its partition's last
+# commit, inside this unless a destination held that commit back for hours; one re-read after
+# its outcome was forgotten (a consumer group reset to the start of a week of alerts) is
+# delivered again.
 MAX_REMEMBERED = 100_000
 # One string per outcome, not one per message read back.
 _OUTCOME: dict[str, Outcome] = {"delivered": "delivered", "dead": "dead", "replayed": "replayed"}
 
 
 class DeliveryLog:
-    def __init__(self, bus: KafkaBus, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        bus: KafkaBus,
+        clock: Callable[[], float] = time.time,
+        *,
+        remember: int = MAX_REMEMBERED,
+    ) -> None:
         self._bus = bus
         self._clock = clock
+        self._remember = remember
         self._topic = bus.topic(DELIVERIES)
         self._consumer: AIOKafkaConsumer = make_consumer(bus.cfg, None)
         self._outcomes: dict[str, tuple[Outcome, float]] = {}
@@ -90,14 +99,14 @@ class DeliveryLog:
 
     def _prune(self) -> None:
         now = self._clock()
-        crowded = len(self._outcomes) > MAX_REMEMBERED * 1.1  # prune in batches, not per alert
+        crowded = len(self._outcomes) > self._remember * 1.1  # prune in batches, not per alert
         if now - self._pruned_at < PRUNE_EVERY and not crowded:
             return
         self._pruned_at = now
         cutoff = now - REMEMBER
         kept = [(v[1], k) for k, v in self._outcomes.items() if v[1] >= cutoff]
-        if len(kept) > MAX_REMEMBERED:
-            kept = sorted(kept)[-MAX_REMEMBERED:]
+        if len(kept) > self._remember:
+            kept = sorted(kept)[-self._remember :]
         # Rebuilt in time order, so the dict's own order is oldest first again.
         self._outcomes = {k: self._outcomes[k] for _, k in sorted(kept)}
 

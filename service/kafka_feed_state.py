@@ -28,9 +28,16 @@ from service.store import FeedState
 
 log = structlog.get_logger(__name__)
 
-# Seen items kept per feed in its state record (newest by last sighting), so that a record
-# stays far below the topic's message size limit however long a feed lives. Twice the most
-# items one read may hold in Kafka mode, so a whole read always fits.
+# Seen items kept per feed in its state record, newest by last sighting: those of the last
+# read, and those that left the feed since, for `seen_retention` but at most SEEN_READS times
+# the read's size (and at least MIN_SEEN). The record is held in memory and written again on
+# every poll, so it is bounded by what the feed holds, not by the 90 days of the retention
+# (thousands of ids a feed). An item that comes back after that many newer ones went through
+# its feed is taken as new, and the notifier sends no second alert for it while its delivery
+# log remembers the alert's id (`kafka.remembered_outcomes`). MAX_SEEN keeps every record
+# far below the topic's message size limit.
+SEEN_READS = 4
+MIN_SEEN = 200
 MAX_SEEN = 2 * KAFKA_MAX_ITEMS
 
 
@@ -157,16 +164,7 @@ class KafkaFeedStates:
     async def save_feed_state(self, state: FeedState, seen: Sequence[str] = ()) -> None:
         now = self._clock()
         held = self._state.get(state.feed) or _Feed(state)
-        items = dict(held.seen)
-        if not seen and items:
-            # Not modified, or failed: the last successful read's items are still there.
-            latest = max(items.values())
-            seen = [i for i, t in items.items() if t == latest]
-        for item in seen:
-            items[item] = now
-        cutoff = now - self._retention
-        kept = sorted(((t, i) for i, t in items.items() if t >= cutoff), reverse=True)[:MAX_SEEN]
-        updated = _Feed(state, {i: t for t, i in kept}, held.rev + 1)
+        updated = _Feed(state, kept_seen(held.seen, seen, now, self._retention), held.rev + 1)
         payload: dict[str, Any] = {"state": asdict(state), "seen": updated.seen, "rev": updated.rev}
         await self._bus.publish_to(
             FEEDS,
@@ -179,6 +177,25 @@ class KafkaFeedStates:
             ],
         )
         self._state[state.feed] = updated
+
+
+def kept_seen(
+    held: dict[str, float], read: Sequence[str], now: float, retention: float
+) -> dict[str, float]:
+    """A feed's seen items after a read of `read` at `now` (id -> last sighting)."""
+    items = dict(held)
+    if not read and items:
+        # Not modified, or failed: the last successful read's items are still there.
+        latest = max(items.values())
+        read = [i for i, t in items.items() if t == latest]
+    for item in read:
+        items[item] = now
+    bound = min(MAX_SEEN, max(MIN_SEEN, SEEN_READS * len(read)))
+    cutoff = now - retention
+    if len(items) > bound or any(t < cutoff for t in items.values()):
+        kept = sorted(((t, i) for i, t in items.items() if t >= cutoff), reverse=True)[:bound]
+        items = {i: t for t, i in kept}
+    return items
 
 
 async def kafka_feed_states(bus: KafkaBus) -> list[FeedState]:

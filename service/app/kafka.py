@@ -240,7 +240,7 @@ async def _matcher(role: _Role) -> Work:
 
 
 async def _notifier(role: _Role) -> Work:
-    deliveries = DeliveryLog(role.bus)
+    deliveries = DeliveryLog(role.bus, remember=role.bus.cfg.remembered_outcomes)
     await role.start(deliveries.start, deliveries.stop)
     stories = KafkaStoryLog(role.bus)
     await role.start(stories.start, stories.stop)

@@ -30,6 +30,10 @@ class KafkaSettings(Section):
     client_id: str = "newsalert"
     # A role that cannot reach the broker for this long exits non-zero so its supervisor restarts it.
     broker_timeout: Duration = 30.0
+    # Outcomes each notifier keeps in memory, newest first, so that an alert read again after
+    # a crash or a hand-over is not sent twice (consumers/kafka_outbox.py). The window an
+    # alert id is recognised in: at 10 alerts a second, 100,000 cover almost three hours.
+    remembered_outcomes: int = Field(default=100_000, ge=1000, le=100_000_000)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None

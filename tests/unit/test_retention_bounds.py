@@ -78,3 +78,38 @@ async def test_the_kafka_delivery_log_remembers_the_newest_outcomes_only() -> No
     finally:
         await log.stop()  # never started: nothing to close on a broker
     assert kafka_outbox.REMEMBER > 7 * 86400  # the time bound is still the topic's retention
+
+
+def test_a_kafka_feed_record_keeps_a_few_reads_of_seen_items_not_every_id_ever_seen() -> None:
+    """A Kafka poller holds each feed's seen items in memory and writes them on every poll:
+    a feed of 20 items that takes a new one each poll keeps its current items and the newest
+    of those that left, up to MIN_SEEN, not every id of `seen_retention` (90 days)."""
+    from service.kafka_feed_state import MIN_SEEN, kept_seen
+
+    day = 86400.0
+    seen: dict[str, float] = {}
+    for n in range(1000):
+        read = [f"item{k}" for k in range(n, n + 20)]
+        seen = kept_seen(seen, read, 1000.0 + n, retention=90 * day)
+    assert len(seen) == MIN_SEEN
+    assert all(f"item{k}" in seen for k in range(999, 1019))  # the feed as it is now
+    assert "item819" in seen and "item818" not in seen  # the newest ones that left it
+
+    # A poll answered 304 (no read) keeps them all; past the retention those absent go.
+    unchanged = kept_seen(seen, [], 3000.0, retention=90 * day)
+    assert unchanged.keys() == seen.keys()
+    assert {i for i, t in unchanged.items() if t == 3000.0} == {
+        f"item{k}" for k in range(999, 1019)
+    }
+    later = kept_seen(seen, [f"item{k}" for k in range(999, 1019)], 5000.0, retention=500.0)
+    assert sorted(later) == sorted(f"item{k}" for k in range(999, 1019))
+
+
+def test_a_large_feed_keeps_four_reads_of_its_size() -> None:
+    from service.kafka_feed_state import SEEN_READS, kept_seen
+
+    seen: dict[str, float] = {}
+    for n in range(20):
+        seen = kept_seen(seen, [f"i{n}-{k}" for k in range(100)], float(n), retention=1e9)
+    assert len(seen) == SEEN_READS * 100
+    assert all(f"i19-{k}" in seen for k in range(100))
