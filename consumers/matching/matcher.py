@@ -18,7 +18,7 @@ Per document:
 
 The result is exactly the reference's (`reference.NaiveMatcher`: every query's reference
 evaluator on a document tokenised by the plain functions of `text`), as the property tests
-check. Figures (speed, memory, the cost per article and why a regex split and a memo rather
+check. Figures (speed, memory, the cost per article and why a split and a memo rather
 than an automaton finds a document's keys) are in bench/RESULTS.md.
 
 Compiling a large matcher allocates millions of small, long-lived objects that form no

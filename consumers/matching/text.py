@@ -195,38 +195,50 @@ def _words_pattern(alnum: str) -> re.Pattern[str]:
     return re.compile(f"{alnum}+(?:(?<!{alnum}[{_APOSTROPHES}][sS])|(?=[{_APOSTROPHES}]))")
 
 
-_ASCII_WORD = _words_pattern("[A-Za-z0-9]")
-_ASCII_RUN = re.compile("[A-Za-z0-9]+")  # the same without an apostrophe: faster still
 _PLAIN_WORD = _words_pattern(r"[^\W_]")
-# The same for text of Latin-1 letters and common typographic punctuation (European news):
-# the letters and digits of Latin-1 spelled out, which re tests with a bitmap per character
-# rather than a Unicode lookup (faster: bench/RESULTS.md).
+# Text of Latin-1 letters and common typographic punctuation (ASCII and European news, nearly
+# all of it) is split without the regex engine: every byte that is not a letter or digit
+# becomes a space (`bytes.translate`, a table lookup per byte), then `str.split`. That is
+# about twice as fast as a `findall` over the same text (bench/RESULTS.md). Possessive endings
+# are removed first, by a pattern that starts with the apostrophe, so re skips to each one.
 _LATIN_ALNUM = "".join(
     re.escape(chr(code)) for code in range(256) if re.match(r"[^\W_]", chr(code))
 )
-_LATIN_WORD = _words_pattern(f"[{_LATIN_ALNUM}]")
-_LATIN_RUN = re.compile(f"[{_LATIN_ALNUM}]+")
+_LATIN_SPACED = bytes(code if re.match(r"[^\W_]", chr(code)) else 32 for code in range(256))
+# The "s" run that `tokenise` drops: after an apostrophe that follows a letter or digit, and
+# followed by neither a letter, a digit nor another apostrophe.
+_POSSESSIVE = re.compile(
+    f"[{_APOSTROPHES}][sS](?<=[{_LATIN_ALNUM}][{_APOSTROPHES}][sS])(?![{_LATIN_ALNUM}{_APOSTROPHES}])"
+)
 # Punctuation beyond Latin-1 that is neither a letter, a digit, a mark nor unspaced.
 _TYPOGRAPHIC = "\u2010-\u2015\u2018-\u201f\u2020-\u2027\u2030-\u203a\u20ac"
 _NOT_LATIN = re.compile(f"[^\x00-\xff{_APOSTROPHES}{_TYPOGRAPHIC}]")
 
 
+def _latin_words(text: str) -> list[str]:
+    """The words of NFKC text of Latin-1 letters and `_TYPOGRAPHIC` punctuation only. Any
+    character beyond Latin-1 is punctuation there, so the encoder's "?" for it is a space."""
+    if "'" in text or "\u2019" in text:
+        text = _POSSESSIVE.sub(" ", text)
+    return text.encode("latin-1", "replace").translate(_LATIN_SPACED).decode("latin-1").split()
+
+
 def tokenise_fast(text: str) -> list[str]:
-    """Exactly `tokenise(text)` (the property tests compare them), in one `findall` when the
-    text has no combining mark and no unspaced script, as nearly all news text has not.
+    """Exactly `tokenise(text)` (the property tests compare them), without the regex engine
+    for ASCII and Latin-1 text (`_latin_words`), as nearly all news text is, and in one
+    `findall` for other text with no combining mark and no unspaced script.
 
     Otherwise one `findall` does the splitting and only words holding an apostrophe or an
     unspaced script go through the per-word rules.
     """
     if text.isascii():
-        return (_ASCII_WORD if "'" in text else _ASCII_RUN).findall(text)
+        return _latin_words(text)
     if "\u2026" in text:  # NFKC would turn the ellipsis, common in summaries, into "..."
         text = text.replace("\u2026", "...")
     if not unicodedata.is_normalized("NFKC", text):  # checking is cheaper than normalising
         text = unicodedata.normalize("NFKC", text)
     if _NOT_LATIN.search(text) is None:  # no mark or unspaced script can be there
-        apostrophe = "'" in text or "\u2019" in text
-        return (_LATIN_WORD if apostrophe else _LATIN_RUN).findall(text)
+        return _latin_words(text)
     unspaced = _UNSPACED.search(text) is not None
     marked = _may_hold_marks(text)
     if not unspaced and not marked:

@@ -145,9 +145,19 @@ LATIN = "aAsSéÿß'’´¨ª²µ\u00a0“”‘–—…‑€_1 中\u0301İ"
         st.text(alphabet="aé's’ß\u0301İ中ＡＢ- "),
         st.text(alphabet=LATIN),
         st.text(alphabet="aAsS1' -"),  # possessives in plain ASCII text
+        # Latin-1 text split byte by byte: possessives, signs NFKC changes, typography
+        st.text(alphabet="aAsSé1'’ºª²½\u00a0·–“€…?\x00-"),
     )
 )
 def test_fast_tokeniser_splits_exactly_like_the_reference(text: str) -> None:
+    assert tokenise_fast(text) == tokenise(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a's's", "it's'", "x’s5", "a''s", "investors' €5", "Côte d’Ivoire’s 2º turno", "…’s"],
+)
+def test_fast_tokeniser_removes_possessives_like_the_reference(text: str) -> None:
     assert tokenise_fast(text) == tokenise(text)
 
 
