@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from consumers.stories.index import StoryIndex, StoryItem
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -53,26 +55,32 @@ def test_without_a_bound_every_story_stays_open_for_the_window() -> None:
     assert len(index) == 3 and index.closed_early == 0
 
 
-async def test_the_kafka_delivery_log_remembers_the_newest_outcomes_only() -> None:
-    """However many alerts go out, the notifier keeps at most MAX_REMEMBERED outcomes in
-    memory, the newest; older ones are still in the deliveries topic for `dlq list`."""
+@pytest.mark.parametrize("configured", [None, 2000])
+async def test_the_kafka_delivery_log_remembers_the_newest_outcomes_only(
+    configured: int | None,
+) -> None:
+    """However many alerts go out, the notifier keeps at most `kafka.remembered_outcomes`
+    (MAX_REMEMBERED by default) outcomes in memory, the newest; older ones are still in the
+    deliveries topic for `dlq list`."""
     from consumers import kafka_outbox
     from consumers.kafka_outbox import MAX_REMEMBERED, DeliveryLog
     from service.bus.kafka import KafkaBus
     from service.settings.sections import KafkaSettings
 
     now = [1_000_000.0]
-    log = DeliveryLog(
-        KafkaBus(KafkaSettings(bootstrap_servers="127.0.0.1:9"), producer=None),  # type: ignore[arg-type]
-        clock=lambda: now[0],
-    )
-    total = MAX_REMEMBERED + MAX_REMEMBERED // 2
+    settings = KafkaSettings(bootstrap_servers="127.0.0.1:9")
+    if configured is not None:
+        settings = KafkaSettings(bootstrap_servers="127.0.0.1:9", remembered_outcomes=configured)
+    bus = KafkaBus(settings, producer=None)
+    remembered = configured or MAX_REMEMBERED
+    log = DeliveryLog(bus, clock=lambda: now[0], remember=bus.cfg.remembered_outcomes)
+    total = remembered + remembered // 2
     try:
         for i in range(total):
             log._outcomes[f"alert{i}"] = ("delivered", now[0] + i / 1000)
         now[0] += 1.0  # within PRUNE_EVERY of the start: pruned for its size alone
         log._prune()
-        assert len(log._outcomes) == MAX_REMEMBERED
+        assert len(log._outcomes) == remembered
         assert log.outcome(f"alert{total - 1}") == "delivered"
         assert log.outcome("alert0") is None
     finally:
