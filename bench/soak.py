@@ -15,8 +15,9 @@ runs with `polling.seen_retention` of `--seen-retention` (10 minutes; the defaul
 so that the items pushed out are forgotten within the run and seen items reach their bound:
 with the default they would go on filling for weeks (README, "What a long-running process
 keeps"). In Kafka mode `kafka.remembered_outcomes` is `--remembered-outcomes` (10,000; the
-default 100,000 takes the soak's 7 alerts a second about four hours to fill). After the last story the soak waits `--drain` seconds at most for the alerts still
-due: an alert that arrives then counts as late, one that never does as lost.
+default 100,000 takes the soak's 7 alerts a second about four hours to fill). After the last
+story the soak waits `--drain` seconds at most for the alerts still due: an alert that
+arrives then counts as late, one that never does as lost.
 
     .venv/bin/python -m bench.soak [--minutes 10] [--feeds 1000] [--watchlists 1000]
                                    [--rate 5] [--interval 10s] [--seen-retention 10m]
