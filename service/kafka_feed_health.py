@@ -239,6 +239,14 @@ class KafkaFeedHealth:
     # --- HealthAlertQueue: the sender of the alerts this poller owns ----------------------
 
     async def due(self, destination: str, now: float) -> list[HealthAlertRow]:
+        if not self._due(destination, now):
+            return []
+        # Before sending, the previous sender's last word: a feed's new owner may not have read
+        # the tombstone of an alert its old owner delivered just before the hand-over.
+        await self.caught_up()
+        return self._due(destination, now)
+
+    def _due(self, destination: str, now: float) -> list[HealthAlertRow]:
         rows = sorted(
             (
                 q

@@ -68,6 +68,11 @@ def _settled(stages: Sequence[Stage]) -> bool:
     return True
 
 
+def _sent(stage: Stage) -> list[str]:
+    """The types of the health alerts this poller has delivered and recorded as delivered."""
+    return [e["type"] for e in stage.events() if e.get("event") == "feed_health_delivered"]
+
+
 def _health(hook: Any, kind: str, feed: str | None) -> list[dict[str, Any]]:
     return [
         h for h in seen(hook).health if h["type"] == f"newsalert.feed.{kind}" and h["feed"] == feed
@@ -101,9 +106,12 @@ def test_failing_feed_with_two_pollers_is_one_failing_and_one_recovered_alert(
         wait_until(lambda: len(broken.agents["wire"]) > settled_at + 1, 30, "a poll of the feed")
         broken.broken.set()
         wait_until(lambda: _health(hook, "failing", "wire"), 60, "the failing alert")
-        # Hand the failing feed over: stop (or kill -9) the poller that owns it, for good.
         owner = next(n for n, agent in AGENTS.items() if broken.agents["wire"][-1] == agent)
         other = next(n for n in AGENTS if n != owner)
+        # The owner has recorded the delivery: a kill between the send and that record would
+        # rightly send the alert again, with the same webhook-id (delivery is at least once).
+        wait_until(lambda: _sent(pollers[owner]), 30, f"{owner} to record the failing alert sent")
+        # Hand the failing feed over: stop (or kill -9) the poller that owns it, for good.
         if leaves == "sigterm":
             assert supervisor.stop(pollers[owner]) == 0, supervisor.tails()
         else:
@@ -116,10 +124,7 @@ def test_failing_feed_with_two_pollers_is_one_failing_and_one_recovered_alert(
         time.sleep(4)  # a repeat, or a second transition, would show up by now
         supervisor.check()
         got = seen(hook)
-        sent_by = {
-            name: [e["type"] for e in stage.events() if e.get("event") == "feed_health_delivered"]
-            for name, stage in pollers.items()
-        }
+        sent_by = {name: _sent(stage) for name, stage in pollers.items()}
 
     failing = [h for h in got.health if h["type"] == "newsalert.feed.failing"]
     recovered = [h for h in got.health if h["type"] == "newsalert.feed.recovered"]
