@@ -17,15 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import NEWSALERT, WEBHOOK_SECRET, run_cli
+from tests.support.cli import NEWSALERT, WEBHOOK_SECRET, run_cli, state_count
 from tests.support.feed_server import FeedServer, Reply
 from tests.support.receivers import SlackReceiver, WebhookReceiver
+from tests.support.rig import wait_until
 from tests.support.sample_feeds import Item, rss
 
 pytestmark = pytest.mark.slow
 
 STORIES = [Item(f"c{n}", f"China wire story {n}", hours_ago=1 + n / 10) for n in range(8)]
 PRIORITY = Item("fed", "Fed announces surprise rate cut", hours_ago=0.5)
+SENT = "SELECT count(*) FROM outbox WHERE status = 'delivered'"
+HELD = "SELECT count(*) FROM held_alerts"
 
 
 def _config(tmp_path: Path, feed: str, slack: str, hook: str) -> Path:
@@ -77,7 +80,9 @@ def test_kill_9_while_held_then_one_digest(tmp_path: Path) -> None:
         # Two singles and the priority alert each; the other six are held.
         slack.wait(3, within=20)
         hook.wait(3, within=20)
-        time.sleep(0.3)  # the intake transaction has long committed by now
+        # The three sends of each recorded, and the six others of each held, before the kill.
+        wait_until(lambda: state_count(tmp_path / "state", SENT) == 6, 30, "the sends recorded")
+        wait_until(lambda: state_count(tmp_path / "state", HELD) == 12, 30, "the alerts held")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         singles = len(slack.received)

@@ -6,7 +6,9 @@ Kafka stages) find it here, with the one Standard Webhooks secret their configs 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +30,14 @@ def run_cli(
         env={**os.environ, **(env or {})},
         check=False,
     )
+
+
+def state_count(state_dir: Path, sql: str) -> int:
+    """What a `SELECT count(*) ...` finds in a running service's own SQLite file.
+
+    For tests that kill the process once something is recorded, not merely sent: a kill between
+    a send and its record sends it again with the same id (at least once), another claim.
+    """
+    with contextlib.closing(sqlite3.connect(state_dir / "newsalert.db", timeout=5)) as db:
+        (count,) = db.execute(sql).fetchone()
+    return int(count)
