@@ -38,6 +38,7 @@ def state_count(state_dir: Path, sql: str) -> int:
     For tests that kill the process once something is recorded, not merely sent: a kill between
     a send and its record sends it again with the same id (at least once), another claim.
     """
-    with contextlib.closing(sqlite3.connect(state_dir / "newsalert.db", timeout=5)) as db:
+    uri = f"{(state_dir / 'newsalert.db').as_uri()}?mode=ro"  # never creates an empty file
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5)) as db:
         (count,) = db.execute(sql).fetchone()
     return int(count)
